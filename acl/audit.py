@@ -1,0 +1,84 @@
+"""The append-only audit log of administrative acts, done or refused.
+
+Services call `record` in the same transaction as the act. Edges run administrative work in
+`admin_transaction`, which writes a refusal entry (in its own transaction, since the act's
+transaction is rolled back) whenever a `PermissionDenied` escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from acl.db import Database
+from acl.errors import PermissionDenied
+from acl.models import AuditEntry
+from acl.policy import Decision, Principal
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, and from where (an IP address, or "cli:<system user>")."""
+
+    principal: Principal
+    address: str = ""
+
+
+def record(session: Session, ctx: Context, action: str, target: str = "", *,
+           company_id: int | None = None, outcome: str = "ok",
+           detail: dict[str, Any] | str | None = None) -> AuditEntry:
+    if isinstance(detail, dict):
+        detail = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+    entry = AuditEntry(
+        actor_id=ctx.principal.user_id, actor_login=ctx.principal.login, action=action,
+        outcome=outcome, target=target[:300], company_id=company_id, detail=detail or "",
+        address=ctx.address[:100])
+    session.add(entry)
+    return entry
+
+
+def require(decision: Decision, *, action: str, target: str = "",
+            company_id: int | None = None) -> None:
+    """Raise the auditable `PermissionDenied` for a refused decision."""
+    if not decision:
+        raise PermissionDenied(decision.reason, action=action, target=target,
+                               company_id=company_id)
+
+
+@contextmanager
+def admin_transaction(db: Database, ctx: Context) -> Iterator[Session]:
+    try:
+        with db.transaction() as session:
+            yield session
+    except PermissionDenied as exc:
+        with db.transaction() as session:
+            record(session, ctx, exc.action or "unknown", exc.target,
+                   company_id=exc.company_id, outcome="refused", detail=exc.reason)
+        raise
+
+
+def query_entries(session: Session, *, actor: str | None = None, action: str | None = None,
+                  company_id: int | None = None, since: datetime | None = None,
+                  until: datetime | None = None, outcome: str | None = None,
+                  limit: int = 200) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor_login == actor.lower())
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action))
+    if company_id is not None:
+        stmt = stmt.where(AuditEntry.company_id == company_id)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    if outcome:
+        stmt = stmt.where(AuditEntry.outcome == outcome)
+    return list(session.scalars(stmt))

@@ -1,0 +1,192 @@
+"""Companies: creation with their interlocuteur and folder tree, edition, disconnection."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siren as siren_number
+
+from acl import delegation
+from acl.accounts import NewAccount, new_user
+from acl.audit import Context, record, require
+from acl.errors import InvalidInput, NotFound
+from acl.models import Company, CompanyStatus, Portfolio, Role, User, VatRegime
+from acl.passwords import PasswordHasher
+from acl.policy import Principal, reaches
+from acl.tree import create_company_tree
+from config.names import InvalidName, check_segment
+from config.settings import FoldersSettings
+
+
+def check_siren(value: str) -> str:
+    try:
+        return siren_number.validate(value)
+    except StdnumError:
+        raise InvalidInput(f"SIREN invalide : « {value} » (9 chiffres avec une clé de "
+                           "contrôle correcte).", field="siren") from None
+
+
+def check_fiscal_year_end(value: str) -> str:
+    """Accept JJ/MM or MM-DD; store MM-DD."""
+    value = value.strip()
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})", value) or re.fullmatch(r"(\d{1,2})-(\d{1,2})",
+                                                                       value)
+    if match:
+        a, b = int(match.group(1)), int(match.group(2))
+        day, month = (a, b) if "/" in value else (b, a)
+        try:
+            date(2024, month, day)  # a leap year accepts 29/02
+            return f"{month:02d}-{day:02d}"
+        except ValueError:
+            pass
+    raise InvalidInput(f"Date de clôture invalide : « {value} » (attendu JJ/MM, par exemple "
+                       "31/12).", field="fiscal_year_end")
+
+
+def check_vat_regime(value: str) -> str:
+    for regime in VatRegime:
+        if value.strip().lower() == regime.value:
+            return regime.value
+    raise InvalidInput(f"Régime de TVA inconnu : « {value} » ("
+                       + ", ".join(r.value for r in VatRegime) + ").", field="vat_regime")
+
+
+def _folder_name(session: Session, name: str, siren: str) -> str:
+    """A drive folder name from the company name: readable, valid everywhere, unique."""
+    cleaned = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f]', " ", name)
+    cleaned = " ".join(cleaned.split()).rstrip(". ") or siren
+    try:
+        cleaned = check_segment(cleaned[:200])
+    except InvalidName:
+        cleaned = siren
+    taken = session.scalars(select(Company.id).where(
+        func.lower(Company.folder_name) == cleaned.lower())).first()
+    return f"{cleaned} ({siren})" if taken is not None else cleaned
+
+
+@dataclass(frozen=True)
+class NewCompany:
+    company: Company
+    interlocuteur: NewAccount
+
+
+@dataclass(frozen=True)
+class CompanyInput:
+    name: str
+    siren: str
+    legal_form: str = ""
+    address: str = ""
+    vat_regime: str = VatRegime.SIMPLIFIED.value
+    fiscal_year_end: str = "12-31"
+    protection_date: date | None = None
+    contact_name: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
+
+
+def validate_company(session: Session, data: CompanyInput) -> CompanyInput:
+    name = " ".join(data.name.split())
+    if not name:
+        raise InvalidInput("La raison sociale est obligatoire.", field="name")
+    if len(name) > 200:
+        raise InvalidInput("La raison sociale ne peut dépasser 200 caractères.", field="name")
+    siren = check_siren(data.siren)
+    if session.scalars(select(Company.id).where(Company.siren == siren)).first() is not None:
+        raise InvalidInput(f"Une entreprise de SIREN {siren} existe déjà.", field="siren")
+    return CompanyInput(
+        name=name, siren=siren, legal_form=data.legal_form.strip()[:50],
+        address=data.address.strip(), vat_regime=check_vat_regime(data.vat_regime),
+        fiscal_year_end=check_fiscal_year_end(data.fiscal_year_end),
+        protection_date=data.protection_date, contact_name=data.contact_name.strip(),
+        contact_email=data.contact_email.strip(), contact_phone=data.contact_phone.strip())
+
+
+def create_company(session: Session, ctx: Context, hasher: PasswordHasher,
+                   folders: FoldersSettings, data: CompanyInput, *, interlocuteur_login: str,
+                   interlocuteur_name: str, interlocuteur_email: str | None = None,
+                   interlocuteur_password: str | None = None,
+                   portfolio: Portfolio | None = None) -> NewCompany:
+    """Create a company, its folder tree and its interlocuteur (seed 000)."""
+    require(delegation.may_create_company(ctx.principal, portfolio.id if portfolio else None),
+            action="company.create", target=data.name)
+    data = validate_company(session, data)
+    company = Company(
+        name=data.name, siren=data.siren, folder_name=_folder_name(session, data.name,
+                                                                   data.siren),
+        legal_form=data.legal_form, address=data.address, vat_regime=data.vat_regime,
+        fiscal_year_end=data.fiscal_year_end, protection_date=data.protection_date,
+        contact_name=data.contact_name, contact_email=data.contact_email,
+        contact_phone=data.contact_phone)
+    session.add(company)
+    session.flush()
+    create_company_tree(session, company, folders.tree, folders.subfolders)
+    if portfolio is not None:
+        portfolio.companies.append(company)
+    account = new_user(session, hasher, login=interlocuteur_login,
+                       display_name=interlocuteur_name, role=Role.INTERLOCUTEUR,
+                       email=interlocuteur_email, company=company,
+                       password=interlocuteur_password, created_by_id=ctx.principal.user_id)
+    record(session, ctx, "company.create", company.name, company_id=company.id,
+           detail={"siren": company.siren, "interlocuteur": account.user.login,
+                   "portefeuille": portfolio.name if portfolio else ""})
+    return NewCompany(company, account)
+
+
+def find_company(session: Session, principal: Principal, ref: str) -> Company:
+    """A company by SIREN, id or name, among those the principal reaches."""
+    ref = ref.strip()
+    compact = ref.replace(" ", "")
+    conditions = [func.lower(Company.name) == ref.lower(),
+                  func.lower(Company.folder_name) == ref.lower()]
+    if compact.isdigit():
+        conditions.append(Company.siren == compact)
+        if len(compact) < 9:
+            conditions.append(Company.id == int(compact))
+    found = [c for c in session.scalars(select(Company).where(or_(*conditions)))
+             if reaches(principal, c.id)]
+    if len(found) != 1:
+        raise NotFound(f"Entreprise introuvable : « {ref} »." if not found else
+                       f"Plusieurs entreprises répondent à « {ref} » : précisez le SIREN.")
+    return found[0]
+
+
+def visible_companies(session: Session, principal: Principal) -> list[Company]:
+    companies = session.scalars(select(Company).order_by(Company.name))
+    return [c for c in companies if reaches(principal, c.id)]
+
+
+def user_counts(session: Session) -> dict[int, int]:
+    rows = session.execute(select(User.company_id, func.count()).where(
+        User.company_id.is_not(None)).group_by(User.company_id))
+    return {company_id: count for company_id, count in rows}
+
+
+def set_status(session: Session, ctx: Context, company: Company, status: CompanyStatus) -> None:
+    action = "company.disconnect" if status == CompanyStatus.DISCONNECTED else "company.reconnect"
+    require(delegation.may_edit_company(ctx.principal, company.id), action=action,
+            target=company.name, company_id=company.id)
+    company.status = status.value
+    record(session, ctx, action, company.name, company_id=company.id)
+
+
+def set_protection_date(session: Session, ctx: Context, company: Company,
+                        protection: date | None) -> None:
+    require(delegation.may_edit_company(ctx.principal, company.id),
+            action="company.protection_date", target=company.name, company_id=company.id)
+    previous = company.protection_date
+    company.protection_date = protection
+    record(session, ctx, "company.protection_date", company.name, company_id=company.id,
+           detail={"before": previous.isoformat() if previous else "",
+                   "after": protection.isoformat() if protection else ""})
+
+
+def get_company(session: Session, principal: Principal, company_id: int) -> Company:
+    company = session.get(Company, company_id)
+    if company is None or not reaches(principal, company_id):
+        raise NotFound("Entreprise introuvable.")
+    return company

@@ -1,0 +1,1 @@
+"""Alembic migrations of Liasse's schema (one chain for SQLite and PostgreSQL)."""

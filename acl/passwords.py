@@ -1,0 +1,88 @@
+"""Password hashing (argon2 through passlib's CryptContext) and the password policy.
+
+The policy is length-based (NIST SP 800-63B): at least `password_min_length` characters, and
+not built on the login or the company name. Passwords are never logged nor stored in clear.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+
+from passlib.context import CryptContext
+
+from acl.errors import InvalidInput
+from config.settings import SecuritySettings
+
+MAX_PASSWORD_LENGTH = 1024  # argon2 hashes anything; bound the work an attacker can ask for
+
+
+def make_context(security: SecuritySettings) -> CryptContext:
+    """A context whose `verify_and_update` re-hashes when the cost settings change."""
+    return CryptContext(
+        schemes=["argon2"],
+        deprecated="auto",
+        argon2__time_cost=security.argon2_time_cost,
+        argon2__memory_cost=security.argon2_memory_kib,
+        argon2__parallelism=security.argon2_parallelism,
+    )
+
+
+def _folded(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[\W_]+", "", "".join(c for c in text if not unicodedata.combining(c)))\
+        .casefold()
+
+
+def check_password(password: str, *, min_length: int, login: str = "",
+                   company_name: str = "") -> None:
+    """Raise `InvalidInput` with the reason when `password` breaks the policy."""
+    length = len(unicodedata.normalize("NFC", password))
+    if length < min_length:
+        raise InvalidInput(f"Le mot de passe doit compter au moins {min_length} caractères.",
+                           field="password")
+    if length > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"Le mot de passe ne peut dépasser {MAX_PASSWORD_LENGTH} caractères.",
+                           field="password")
+    folded = _folded(password)
+    for word, label in ((login, "l'identifiant"), (company_name, "le nom de l'entreprise")):
+        word = _folded(word)
+        if len(word) >= 3 and word in folded:
+            raise InvalidInput(f"Le mot de passe ne doit pas contenir {label}.", field="password")
+    if len(set(folded)) <= 2:
+        raise InvalidInput("Le mot de passe est trop répétitif.", field="password")
+
+
+def generate_password() -> str:
+    """An initial password: 16 characters from an alphabet without look-alikes."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+class PasswordHasher:
+    """The policy and the hashing context built from the `[security]` settings."""
+
+    def __init__(self, security: SecuritySettings) -> None:
+        self.security = security
+        self.context = make_context(security)
+        # Hash of a random password, verified when a login does not exist so that the answer
+        # takes as long as for a real account.
+        self._dummy = self.context.hash(secrets.token_urlsafe(16))
+
+    def check(self, password: str, *, login: str = "", company_name: str = "") -> None:
+        check_password(password, min_length=self.security.password_min_length, login=login,
+                       company_name=company_name)
+
+    def hash(self, password: str) -> str:
+        return self.context.hash(password)
+
+    def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        """(matches, new hash to store when the policy changed since it was made)."""
+        if not hashed or len(password) > MAX_PASSWORD_LENGTH:
+            self.context.verify("x", self._dummy)
+            return False, None
+        try:
+            return self.context.verify_and_update(password, hashed)
+        except ValueError:  # a corrupt or foreign hash: refuse, never crash
+            return False, None

@@ -1,0 +1,7 @@
+"""`liasse import`."""
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    pass

@@ -1,0 +1,121 @@
+"""What every CLI command needs: settings, database, password hasher, the acting user."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import select
+
+from acl.audit import Context
+from acl.blobs import BlobStore
+from acl.db import Database, make_engine, upgrade_schema
+from acl.errors import NotFound, Refused
+from acl.models import Role, User
+from acl.passwords import PasswordHasher
+from acl.principals import load_principal
+from config.settings import SETTINGS_FILENAME, Settings, load_settings
+
+DEFAULT_DATA_DIR = "liasse-data"
+
+
+def settings_path(args: argparse.Namespace) -> Path:
+    """`--config FILE`, else `--data DIR`/liasse.toml, else $LIASSE_CONFIG, else ./liasse-data."""
+    if getattr(args, "config", None):
+        return Path(args.config)
+    data = getattr(args, "data", None) or os.environ.get("LIASSE_DATA")
+    if data:
+        return Path(data) / SETTINGS_FILENAME
+    if os.environ.get("LIASSE_CONFIG"):
+        return Path(os.environ["LIASSE_CONFIG"])
+    return Path(DEFAULT_DATA_DIR) / SETTINGS_FILENAME
+
+
+def open_database(settings: Settings) -> Database:
+    engine = make_engine(settings.database.url, password=settings.database.password,
+                         busy_timeout_ms=settings.database.busy_timeout_ms)
+    upgrade_schema(engine)
+    return Database(engine)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    acting_login: str | None = None
+    address: str = field(default_factory=lambda: f"cli:{getpass.getuser()}")
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> Runtime:
+        settings = load_settings(settings_path(args))
+        return cls(settings, open_database(settings), getattr(args, "as_login", None))
+
+    @cached_property
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(self.settings.security)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.settings.data_dir / "blobs")
+
+    def context(self, session) -> Context:
+        """The acting user: `--as LOGIN`, else the cabinet's correspondant."""
+        if self.acting_login:
+            user = session.scalars(
+                select(User).where(User.login == self.acting_login.strip().lower())
+            ).one_or_none()
+            if user is None:
+                raise NotFound(f"Aucun compte « {self.acting_login} » (option --as).")
+        else:
+            user = session.scalars(
+                select(User).where(User.role == Role.CORRESPONDANT.value).order_by(User.id)
+            ).first()
+            if user is None:
+                raise Refused("Aucun correspondant : lancez d'abord « liasse init ».")
+        return Context(load_principal(session, user), self.address)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def read_password(args: argparse.Namespace, prompt: str = "Mot de passe : ") -> str | None:
+    """The password from stdin (`--password-stdin`), or None to let Liasse generate one."""
+    if not getattr(args, "password_stdin", False):
+        return None
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Confirmation : ") != first:
+            raise Refused("Les deux saisies du mot de passe diffèrent.")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise Refused("Aucun mot de passe reçu sur l'entrée standard.")
+    return line.rstrip("\r\n")
+
+
+def parse_date(text: str) -> date:
+    """JJ/MM/AAAA or AAAA-MM-JJ (argparse type: a bad value is a usage error)."""
+    text = text.strip()
+    try:
+        if "/" in text:
+            day, month, year = (int(p) for p in text.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"date invalide « {text} » (JJ/MM/AAAA ou AAAA-MM-JJ)") from None
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in [h, *[r[i] for r in rows]]) for i, h in
+              enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

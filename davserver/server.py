@@ -1,0 +1,82 @@
+"""Composition root: one cheroot server, one port — `/dav` drive, `/feeds` feeds, `/` web app."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from acl.db import Database
+from config.settings import Settings
+from invoicing_web.app import create_app
+
+log = logging.getLogger("liasse.server")
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def _not_yet(what: str) -> WSGIApp:
+    body = (f"{what} n'est pas encore disponible sur ce serveur.\n").encode()
+
+    def app(environ, start_response):
+        start_response("503 Service Unavailable", [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))), ("Retry-After", "3600")])
+        return [body]
+
+    return app
+
+
+def build_application(settings: Settings, db: Database) -> WSGIApp:
+    return wsgi.PathInfoDispatcher({
+        "/dav": _not_yet("Le lecteur réseau (WebDAV)"),
+        "/feeds": _not_yet("Le service de flux RSS et d'agenda"),
+        "/": create_app(settings, db),
+    })
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+
+class LiasseServer:
+    """A cheroot server bound at construction (port 0 picks a free port)."""
+
+    def __init__(self, app: WSGIApp, host: str, port: int, *, threads: int,
+                 certificate: Path | None = None, private_key: Path | None = None) -> None:
+        self._server = wsgi.Server((host, port), app, numthreads=threads,
+                                   server_name="Liasse")
+        tls = certificate is not None and private_key is not None
+        if tls:
+            try:
+                self._server.ssl_adapter = BuiltinSSLAdapter(str(certificate), str(private_key))
+            except (OSError, ssl.SSLError) as exc:
+                raise OSError(f"certificat TLS inutilisable ({exc})") from None
+        self._server.prepare()  # binds now, so that the real port is known
+        bound_host, bound_port = self._server.bind_addr[:2]
+        self.endpoint = Endpoint(bound_host, bound_port, tls)
+
+    def serve(self) -> None:
+        """Serve until stopped (SIGINT / SIGTERM are turned into a clean stop)."""
+        try:
+            self._server.serve()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self._server.stop()
+
+    def stop(self) -> None:
+        self._server.stop()
