@@ -1,0 +1,164 @@
+"""Bulk import from .xlsx / .csv: all or nothing, every error with its row number."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from acl.bulk_import import COMPANY_COLUMNS, USER_COLUMNS, ImportRefused, read_file, write_template
+from acl.models import AuditEntry, Company, Level, User
+from acl.policy import folder_level
+from acl.principals import load_principal
+from davserver.cli import main
+
+COMPANY_HEADER = ["raison_sociale", "siren", "forme_juridique", "date_protection", "portefeuille",
+                  "interlocuteur_identifiant", "interlocuteur_nom", "interlocuteur_email"]
+USER_HEADER = ["identifiant", "nom", "role", "email", "portefeuilles"]
+
+
+def _xlsx(path, companies, users=()):
+    book = Workbook()
+    ws = book.active
+    ws.title = "Entreprises"
+    ws.append(COMPANY_HEADER)
+    for row in companies:
+        ws.append(row)
+    if users:
+        wu = book.create_sheet("Utilisateurs")
+        wu.append(USER_HEADER)
+        for row in users:
+            wu.append(row)
+    book.save(path)
+    return path
+
+
+def _counts(db):
+    with db.session() as s:
+        return (s.scalar(select(func.count()).select_from(Company)),
+                s.scalar(select(func.count()).select_from(User)))
+
+
+GOOD_COMPANIES = [
+    ["Pharmacie Durand", 443061841, "SELARL", date(2025, 12, 31), "Tous les clients", "durand",
+     "Marie Durand", "durand@example.fr"],
+    ["Fleurs & Co", "542065479", "SAS", None, None, "fleurs", "Luc Fleur", None],
+]
+
+
+def test_good_xlsx_creates_companies_interlocuteurs_and_users(demo, settings, tmp_path, capsys):
+    path = _xlsx(tmp_path / "clients.xlsx", GOOD_COMPANIES,
+                 [["nadia", "Nadia Assistante", "assistant", "", "Tous les clients"]])
+    code = main(["--config", str(settings.source), "import", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 entreprise(s), 1 utilisateur(s)" in out
+    with demo.session() as s:
+        pharmacy = s.scalars(select(Company).where(Company.siren == "443061841")).one()
+        assert pharmacy.protection_date == date(2025, 12, 31)
+        assert [p.name for p in pharmacy.portfolios] == ["Tous les clients"]
+        durand = s.scalars(select(User).where(User.login == "durand")).one()
+        assert durand.role == "interlocuteur" and durand.company_id == pharmacy.id
+        nadia = load_principal(s, s.scalars(select(User).where(User.login == "nadia")).one())
+        # in the portfolio "Tous les clients": reaches the imported pharmacy
+        assert folder_level(nadia, pharmacy.id, "Achats") == Level.WRITE
+    # the initial passwords are handed over once, in the output
+    assert "durand" in out and "fleurs" in out and "nadia" in out
+
+
+def test_file_with_errors_creates_nothing_and_lists_every_row(demo, settings, tmp_path, capsys):
+    before = _counts(demo)
+    path = _xlsx(tmp_path / "clients.xlsx", [
+        GOOD_COMPANIES[0],
+        ["Mauvais SIREN", "123456789", "", None, None, "mauvais", "M. Mauvais", None],
+        ["Doublon", "542065479", "", "32/13/2025", None, "doublon", "D", None],
+        ["Login pris", "542065479", "", None, None, "martin", "Faux Martin", None],
+    ], [["durand", "Double Durand", "associé", "", ""]])
+    code = main(["--config", str(settings.source), "import", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "rien n'a été créé" in out
+    assert "Entreprises, ligne 3 : SIREN invalide" in out
+    assert "Entreprises, ligne 4 :" in out and "date invalide" in out
+    assert "Entreprises, ligne 5 :" in out and "martin" in out
+    assert "Utilisateurs, ligne 2 :" in out and "durand" in out  # taken by row 2's company
+    assert _counts(demo) == before
+    with demo.session() as s:
+        refused = s.scalars(select(AuditEntry).where(AuditEntry.action == "import")).all()
+        assert [e.outcome for e in refused] == ["refused"]
+
+
+def test_missing_and_unknown_columns_are_refused_before_any_row(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("raison_sociale;sirne;interlocuteur_identifiant\nA;1;a\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as caught:
+        read_file(path)
+    errors = "\n".join(caught.value.errors)
+    assert "colonne inconnue « sirne »" in errors
+    assert "colonne obligatoire manquante « siren »" in errors
+    assert "colonne obligatoire manquante « interlocuteur_nom »" in errors
+
+
+def test_csv_semicolon_cp1252_from_french_excel(demo, settings, tmp_path, capsys):
+    path = tmp_path / "clients.csv"
+    text = ("raison_sociale;siren;interlocuteur_identifiant;interlocuteur_nom\n"
+            "Crêperie Hervé;443061841;herve;Hervé Le Goff\n")
+    path.write_bytes(text.encode("cp1252"))
+    assert main(["--config", str(settings.source), "import", str(path)]) == 0
+    with demo.session() as s:
+        assert s.scalars(select(Company.name).where(Company.siren == "443061841")).one() \
+            == "Crêperie Hervé"
+
+
+def test_utilisateur_rows_follow_delegation(demo, settings, tmp_path, capsys):
+    """The correspondant cannot create company users; their interlocuteur can."""
+    path = tmp_path / "users.csv"
+    path.write_text("identifiant,nom,role,entreprise,dossiers_lecture,dossiers_ecriture\n"
+                    "compta,Paul Compta,utilisateur,732829320,Fiscalité,\"Achats,Banque\"\n",
+                    encoding="utf-8")
+    assert main(["--config", str(settings.source), "import", str(path)]) == 1
+    assert "Utilisateurs, ligne 2" in capsys.readouterr().out
+    assert main(["--config", str(settings.source), "--as", "martin", "import", str(path)]) == 0
+    with demo.session() as s:
+        compta = load_principal(s, s.scalars(select(User).where(User.login == "compta")).one())
+        bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
+        assert folder_level(compta, bakery.id, "Fiscalité") == Level.READ
+        assert folder_level(compta, bakery.id, "Banque") == Level.WRITE
+        assert folder_level(compta, bakery.id, "Social") == Level.NONE
+
+
+def test_dry_run_checks_without_creating(demo, settings, tmp_path, capsys):
+    before = _counts(demo)
+    path = _xlsx(tmp_path / "c.xlsx", GOOD_COMPANIES)
+    assert main(["--config", str(settings.source), "import", "--dry-run", str(path)]) == 0
+    assert "Rien n'a été créé" in capsys.readouterr().out
+    assert _counts(demo) == before
+
+
+def test_template_has_every_column_and_round_trips(tmp_path):
+    xlsx = tmp_path / "modele.xlsx"
+    write_template(xlsx)
+    book = load_workbook(xlsx, read_only=True)
+    assert [c.value for c in next(book["Entreprises"].iter_rows(max_row=1))] \
+        == list(COMPANY_COLUMNS)
+    assert [c.value for c in next(book["Utilisateurs"].iter_rows(max_row=1))] \
+        == list(USER_COLUMNS)
+    book.close()
+    with pytest.raises(ImportRefused) as caught:  # an empty template imports nothing
+        read_file(xlsx)
+    assert "aucune ligne" in caught.value.errors[0]
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("x.xlsx", b"PK\x03\x04 not really a zip", "classeur Excel"),
+    ("x.pdf", b"%PDF-1.4", "Format non pris en charge"),
+    ("x.csv", b"a\x00b", "octets nuls"),
+])
+def test_broken_files_get_one_sentence(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImportRefused) as caught:
+        read_file(path)
+    assert expected in caught.value.errors[0]
