@@ -7,12 +7,50 @@ then renamed into place: a killed write leaves only a temporary file, never a pa
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+
+
+class BlobWriter:
+    """Receives a body piece by piece; `commit` files it under its hash, `discard` drops it."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        store.tmp.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp_name = tempfile.mkstemp(dir=store.tmp, prefix="put-")
+        self._file = os.fdopen(fd, "wb")
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        self._file.write(data)
+        self.size += len(data)
+        return len(data)
+
+    def commit(self) -> tuple[str, int]:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            sha = self._digest.hexdigest()
+            target = self.store.path(sha)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp_name, target)
+            return sha, self.size
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        Path(self._tmp_name).unlink(missing_ok=True)
 
 
 class BlobStore:
@@ -26,28 +64,25 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
     def put(self, stream: BinaryIO) -> tuple[str, int]:
         """Store the stream's bytes; return (sha256, size)."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
+        writer = self.writer()
         try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            target = self.path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, target)
-            return sha, size
+            while chunk := stream.read(CHUNK):
+                writer.write(chunk)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            writer.discard()
             raise
+        return writer.commit()
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        return self.put(io.BytesIO(data))
 
     def open(self, sha256: str) -> BinaryIO:
         return self.path(sha256).open("rb")
+
+    def all_hashes(self) -> set[str]:
+        return {p.name for p in self.root.glob("??/??/*") if p.is_file()}

@@ -100,6 +100,9 @@ def may_grant(actor: Principal, target: Principal, company_id: int, folder: str,
     managed = may_manage_user(actor, target)
     if not managed:
         return managed
+    if not reaches(actor, company_id):
+        # Not even a revocation: a company out of the giver's reach is not his to administer.
+        return _deny("Entreprise introuvable.")
     if target.role not in GRANTABLE_ROLES:
         return _deny(f"Un compte « {target.role.value} » a des droits fixes sur ses entreprises.")
     if not reaches(target, company_id):

@@ -16,11 +16,12 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -253,7 +254,11 @@ class Node(Base):
 
     __tablename__ = "node"
     __table_args__ = (
-        UniqueConstraint("parent_id", "name", name="uq_node_parent_name"),
+        # One live name per folder; trashed nodes keep their name and parent for restoring.
+        Index("uq_node_live_name", "parent_id", "name", unique=True,
+              sqlite_where=text("deleted_at IS NULL"),
+              postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_node_parent_id", "parent_id"),
         CheckConstraint("kind IN ('root', 'folder', 'file')", name="kind"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -270,3 +275,70 @@ class Node(Base):
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deposited_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    # Office/Finder/Windows helper files: stored, but no receipt, event or alert.
+    is_client_file: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Receipt tag, kept on the row so that a listing needs no second query.
+    download_count: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    received_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    # Trash: a deleted node keeps its parent and name; its subtree goes with it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+
+
+class NodeVersion(Base):
+    """A previous body of a document, kept when it is overwritten."""
+
+    __tablename__ = "node_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deposited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NodeProperty(Base):
+    """A WebDAV dead property (Win32 times, Office metadata...), keyed by node."""
+
+    __tablename__ = "node_property"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)  # Clark notation
+    value: Mapped[str] = mapped_column(Text)  # the property element, serialised
+
+
+class Download(Base):
+    """One download of a document (the receipt tag's history)."""
+
+    __tablename__ = "download"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    client: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Event(Base):
+    """The append-only stream of what happened, read by alerts, dashboards and feeds."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("company.id", ondelete="CASCADE"), nullable=True, index=True)
+    folder: Mapped[str] = mapped_column(String(255), default="")
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("node.id", ondelete="SET NULL"), nullable=True)
+    path: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")

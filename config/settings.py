@@ -69,6 +69,21 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class DriveSettings:
+    auth_cache_seconds: int = _setting(300, _NON_NEGATIVE)
+    max_upload_mib: int = _setting(4096, _NON_NEGATIVE)
+    quota_mib: int = _setting(0, _NON_NEGATIVE)
+    block_size_kib: int = _setting(256, _check(lambda v: 8 <= v <= 16384,
+                                               "doit être entre 8 et 16384"))
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = _setting("", _check(lambda v: v == "" or v.startswith(("redis://", "rediss://")),
+                                   "doit commencer par redis:// ou rediss://"))
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     url: str = _setting("")
     password: str = _setting("")
@@ -136,7 +151,9 @@ class Settings:
     source: Path
     server: ServerSettings
     storage: StorageSettings
+    drive: DriveSettings
     database: DatabaseSettings
+    redis: RedisSettings
     security: SecuritySettings
     smtp: SmtpSettings
     folders: FoldersSettings
@@ -153,7 +170,9 @@ class Settings:
 SECTIONS: dict[str, type] = {
     "server": ServerSettings,
     "storage": StorageSettings,
+    "drive": DriveSettings,
     "database": DatabaseSettings,
+    "redis": RedisSettings,
     "security": SecuritySettings,
     "smtp": SmtpSettings,
     "folders": FoldersSettings,

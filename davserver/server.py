@@ -12,7 +12,9 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from acl.db import Database
+from acl.passwords import PasswordHasher
 from config.settings import Settings
+from davserver.app import MOUNT_PATH, build_drive
 from invoicing_web.app import create_app
 
 log = logging.getLogger("liasse.server")
@@ -33,8 +35,9 @@ def _not_yet(what: str) -> WSGIApp:
 
 
 def build_application(settings: Settings, db: Database) -> WSGIApp:
+    hasher = PasswordHasher(settings.security)
     return wsgi.PathInfoDispatcher({
-        "/dav": _not_yet("Le lecteur réseau (WebDAV)"),
+        MOUNT_PATH: build_drive(settings, db, hasher),
         "/feeds": _not_yet("Le service de flux RSS et d'agenda"),
         "/": create_app(settings, db),
     })

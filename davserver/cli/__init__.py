@@ -14,7 +14,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from acl.errors import Refused
 from config.settings import SettingsError
@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     except SettingsError as exc:
         print(f"liasse : {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except IntegrityError:  # PostgreSQL: a concurrent command took the same login / SIREN
+        print("liasse : conflit avec une opération simultanée (un identifiant, un SIREN ou un "
+              "nom vient d'être pris) ; rien n'a été enregistré, relancez la commande.",
+              file=sys.stderr)
         return EXIT_REFUSED
     except OperationalError as exc:
         print(f"liasse : base de données inaccessible ({exc.orig}).", file=sys.stderr)

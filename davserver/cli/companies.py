@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from zoneinfo import ZoneInfo
 
 from acl import companies
 from acl.audit import admin_transaction
@@ -12,6 +13,8 @@ from acl.models import CompanyStatus, VatRegime
 from acl.portfolios import find_portfolio
 from acl.tree import standard_folders
 from davserver.cli.runtime import Runtime, parse_date, print_table, read_password
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -111,7 +114,7 @@ def list_companies(rt: Runtime, args: argparse.Namespace) -> int:
         counts = companies.user_counts(s)
         print_table(
             ["Nom", "SIREN", "Créée le", "Protection", "Utilisateurs", "Statut"],
-            [[c.name, c.siren, c.created_at.strftime("%d/%m/%Y"),
+            [[c.name, c.siren, c.created_at.astimezone(PARIS).strftime("%d/%m/%Y"),
               c.protection_date.strftime("%d/%m/%Y") if c.protection_date else "-",
               str(counts.get(c.id, 0)), _status_label(c.status)] for c in rows])
     return 0
@@ -126,7 +129,7 @@ def show_company(rt: Runtime, args: argparse.Namespace) -> int:
             ("Nom", c.name), ("Dossier du lecteur", c.folder_name), ("SIREN", c.siren),
             ("Forme juridique", c.legal_form or "-"), ("Adresse", c.address or "-"),
             ("Régime de TVA", c.vat_regime), ("Clôture de l'exercice", year_end),
-            ("Créée le", c.created_at.strftime("%d/%m/%Y")),
+            ("Créée le", c.created_at.astimezone(PARIS).strftime("%d/%m/%Y")),
             ("Date de protection",
              c.protection_date.strftime("%d/%m/%Y") if c.protection_date else "-"),
             ("Statut", _status_label(c.status)),
@@ -145,7 +148,8 @@ def set_status(rt: Runtime, args: argparse.Namespace) -> int:
     with admin_transaction(rt.db, ctx) as s:
         company = companies.find_company(s, ctx.principal, args.company)
         companies.set_status(s, ctx, company, args.status)
-        print(f"« {company.name} » : compte {_status_label(args.status.value)}.")
+        done = "déconnecté" if args.status == CompanyStatus.DISCONNECTED else "reconnecté"
+        print(f"« {company.name} » : compte {done}.")
     return 0
 
 

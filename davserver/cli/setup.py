@@ -40,11 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--database-url", help="base PostgreSQL (défaut : SQLite dans le "
                                              "dossier de données)")
     init.set_defaults(handler=init_command, needs_runtime=False)
+    _data_option(init)
 
     serve = sub.add_parser("serve", help="démarre le serveur (web, lecteur réseau, flux)")
     serve.add_argument("--host", help="adresse d'écoute (défaut : réglage [server] host)")
     serve.add_argument("--port", type=int, help="port (0 : un port libre)")
     serve.set_defaults(handler=serve_command, needs_runtime=False)
+    _data_option(serve)
 
     demo = sub.add_parser("demo", help="démarre une plateforme de démonstration",
                           description="Crée le dossier de démonstration s'il n'existe pas, "
@@ -56,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--tls", action="store_true",
                       help="HTTPS avec un certificat auto-signé généré")
     demo.set_defaults(handler=demo_command, needs_runtime=False)
+    _data_option(demo, default_text=f"./{DEMO_DATA_DIR}")
 
     cert = sub.add_parser("cert", help="crée un certificat auto-signé pour un essai en réseau "
                                        "local")
@@ -65,6 +68,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="dossier où écrire liasse.crt et liasse.key (défaut : "
                            "<données>/tls)")
     cert.set_defaults(handler=cert_command, needs_runtime=False)
+    _data_option(cert)
+
+
+def _data_option(parser: argparse.ArgumentParser, default_text: str = "./liasse-data") -> None:
+    # Also accepted after the command (`liasse demo --data DIR`); SUPPRESS keeps a global
+    # `liasse --data DIR demo` from being overwritten by this option's absence.
+    parser.add_argument("--data", default=argparse.SUPPRESS, metavar="DOSSIER",
+                        help=f"dossier de données (défaut : {default_text})")
 
 
 def _settings_text(*, folders: list[str], database_url: str, host: str, port: int,

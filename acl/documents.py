@@ -1,0 +1,282 @@
+"""Operations on company trees: resolve, list, deposit, version, trash, restore, move, copy.
+
+The one storage service of the drive and the web app. Functions take the session first and
+never commit; each call site runs one operation in one transaction. Bodies are already in the
+blob store when a node row points at them, so a failed commit leaves at most an orphan blob
+(reported by `liasse fsck`), never a row pointing at a missing body.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from acl.db import utcnow
+from acl.errors import InvalidInput
+from acl.events import record_event
+from acl.models import Company, Download, Node, NodeProperty, NodeVersion, User
+from acl.policy import Resource
+
+# Finder, Windows and Office helper files: accepted so those clients keep working, but they
+# raise no receipt, no event and no alert (sabre.io Finder page; ../shared/DESIGN.md).
+CLIENT_FILE_PATTERNS = ("._*", ".DS_Store", "Thumbs.db", "desktop.ini", "~$*", ".~lock.*#",
+                        ".Spotlight-V100", ".Trashes", ".fseventsd", ".TemporaryItems",
+                        ".metadata_never_index*", ".localized")
+
+
+def is_client_file(name: str) -> bool:
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in CLIENT_FILE_PATTERNS)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A resolved path: the company and the live nodes from its root to the target."""
+
+    company: Company
+    nodes: tuple[Node, ...]  # nodes[0] is the company root
+
+    @property
+    def node(self) -> Node:
+        return self.nodes[-1]
+
+    @property
+    def folder(self) -> str | None:
+        """The standard folder that holds the target (None for the company root)."""
+        return self.nodes[1].name if len(self.nodes) > 1 else None
+
+    @property
+    def path(self) -> str:
+        return "/".join([self.company.folder_name, *(n.name for n in self.nodes[1:])])
+
+    def resource(self, *, for_new_child: bool = False) -> Resource:
+        """The permission function's view of the target (or of a new child of it)."""
+        node = self.node
+        is_standard = not for_new_child and len(self.nodes) == 2
+        doc_date = None if for_new_child or node.kind == "root" else node.created_at.date()
+        folder = self.folder
+        return Resource(company_id=self.company.id, company_active=self.company.is_active,
+                        protection_date=self.company.protection_date, folder=folder,
+                        is_standard_folder=is_standard, document_date=doc_date)
+
+
+def company_by_folder_name(session: Session, name: str) -> Company | None:
+    return session.scalars(select(Company).where(Company.folder_name == name)).one_or_none()
+
+
+def live_child(session: Session, parent_id: int, name: str) -> Node | None:
+    return session.scalars(select(Node).where(
+        Node.parent_id == parent_id, Node.name == name, Node.deleted_at.is_(None))).one_or_none()
+
+
+def resolve(session: Session, company: Company, segments: list[str]) -> Location | None:
+    """The live nodes along `segments` below the company's root, or None."""
+    root = session.scalars(select(Node).where(
+        Node.company_id == company.id, Node.parent_id.is_(None))).one()
+    nodes = [root]
+    for name in segments:
+        if nodes[-1].kind == "file":
+            return None
+        found = live_child(session, nodes[-1].id, name)
+        if found is None:
+            return None
+        nodes.append(found)
+    return Location(company, tuple(nodes))
+
+
+def live_children(session: Session, parent_id: int) -> list[Node]:
+    """All live members of a folder in one indexed query (PROPFIND Depth 1)."""
+    return list(session.scalars(select(Node).where(
+        Node.parent_id == parent_id, Node.deleted_at.is_(None)).order_by(Node.name)))
+
+
+def used_bytes(session: Session, company_id: int) -> int:
+    return session.scalar(select(func.coalesce(func.sum(Node.size), 0)).where(
+        Node.company_id == company_id, Node.kind == "file", Node.deleted_at.is_(None))) or 0
+
+
+def subtree_ids(session: Session, node_id: int) -> list[int]:
+    """The node and every live descendant (recursive CTE, one query)."""
+    tree = select(Node.id).where(Node.id == node_id).cte("tree", recursive=True)
+    child = aliased(Node)
+    tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id,
+                                                 child.deleted_at.is_(None)))
+    return list(session.scalars(select(tree.c.id)))
+
+
+def oldest_document_date(session: Session, node: Node) -> date | None:
+    """The earliest deposit date in a subtree (protection date checks on folders)."""
+    if node.kind == "file":
+        return node.created_at.date()
+    ids = subtree_ids(session, node.id)
+    oldest = session.scalar(select(func.min(Node.created_at)).where(
+        Node.id.in_(ids), Node.kind == "file"))
+    if oldest is None:
+        return None
+    if isinstance(oldest, str):  # SQLite aggregates return the stored text
+        oldest = datetime.fromisoformat(oldest)
+    return oldest.date()
+
+
+def _event(session: Session, kind: str, location_path: str, node: Node, actor_id: int | None,
+           folder: str | None, **detail: Any) -> None:
+    if node.is_client_file:
+        return
+    record_event(session, kind, company_id=node.company_id, folder=folder or "",
+                 node_id=node.id, path=location_path, actor_id=actor_id, detail=detail)
+
+
+def create_folder(session: Session, parent: Location, name: str, actor_id: int | None) -> Node:
+    if parent.node.kind == "file":
+        raise InvalidInput("Un document ne peut pas contenir de dossier.")
+    if live_child(session, parent.node.id, name) is not None:
+        raise InvalidInput(f"« {name} » existe déjà.")
+    now = utcnow()
+    node = Node(company_id=parent.company.id, parent_id=parent.node.id, name=name,
+                kind="folder", created_at=now, modified_at=now, deposited_by_id=actor_id,
+                is_client_file=is_client_file(name))
+    session.add(node)
+    session.flush()
+    _event(session, "folder_created", f"{parent.path}/{name}", node, actor_id, parent.folder
+           or name)
+    return node
+
+
+def store_body(session: Session, parent: Location, name: str, sha256: str, size: int,
+               actor_id: int | None, existing: Node | None = None) -> Node:
+    """Point a new or existing document at a stored blob; the previous body becomes a
+    version. Returns the document node."""
+    now = utcnow()
+    client = is_client_file(name)
+    if existing is not None and existing.kind == "file":
+        if existing.sha256 and existing.size > 0:
+            session.add(NodeVersion(node_id=existing.id, sha256=existing.sha256,
+                                    size=existing.size, modified_at=existing.modified_at,
+                                    deposited_by_id=existing.deposited_by_id, replaced_at=now))
+        replaced_empty = existing.size == 0
+        existing.sha256, existing.size, existing.modified_at = sha256, size, now
+        existing.deposited_by_id = actor_id
+        if replaced_empty:  # Explorer: PUT 0 bytes, LOCK, then PUT the body
+            existing.created_at = now
+        existing.received_at = existing.received_by_id = None
+        session.flush()
+        if size > 0:
+            _event(session, "deposited", f"{parent.path}/{name}", existing, actor_id,
+                   parent.folder, size=size, replaced=not replaced_empty)
+        return existing
+    node = Node(company_id=parent.company.id, parent_id=parent.node.id, name=name, kind="file",
+                size=size, sha256=sha256, created_at=now, modified_at=now,
+                deposited_by_id=actor_id, is_client_file=client)
+    session.add(node)
+    session.flush()
+    if size > 0:
+        _event(session, "deposited", f"{parent.path}/{name}", node, actor_id, parent.folder,
+               size=size)
+    return node
+
+
+def trash(session: Session, location: Location, actor_id: int | None) -> None:
+    node = location.node
+    node.deleted_at = utcnow()
+    node.deleted_by_id = actor_id
+    session.flush()
+    _event(session, "deleted", location.path, node, actor_id, location.folder)
+
+
+def move(session: Session, location: Location, new_parent: Location, new_name: str,
+         actor_id: int | None) -> Node:
+    node = location.node
+    old_path = location.path
+    node.parent_id = new_parent.node.id
+    node.company_id = new_parent.company.id
+    node.name = new_name
+    node.modified_at = utcnow()
+    if new_parent.company.id != location.company.id:
+        session.execute(update(Node).where(Node.id.in_(subtree_ids(session, node.id)))
+                        .values(company_id=new_parent.company.id))
+    session.flush()
+    _event(session, "moved", f"{new_parent.path}/{new_name}", node, actor_id,
+           new_parent.folder, source=old_path)
+    return node
+
+
+def copy_node(session: Session, location: Location, new_parent: Location, new_name: str,
+              actor_id: int | None) -> Node:
+    """Copy one node (not its members): a document shares its blob; dead props follow."""
+    src = location.node
+    now = utcnow()
+    node = Node(company_id=new_parent.company.id, parent_id=new_parent.node.id, name=new_name,
+                kind=src.kind, size=src.size, sha256=src.sha256, created_at=now,
+                modified_at=now, deposited_by_id=actor_id,
+                is_client_file=is_client_file(new_name))
+    session.add(node)
+    session.flush()
+    for prop in session.scalars(select(NodeProperty).where(NodeProperty.node_id == src.id)):
+        session.add(NodeProperty(node_id=node.id, name=prop.name, value=prop.value))
+    if node.kind == "file" and node.size > 0:
+        _event(session, "deposited", f"{new_parent.path}/{new_name}", node, actor_id,
+               new_parent.folder, size=node.size, copied_from=location.path)
+    return node
+
+
+def trashed(session: Session, company_id: int) -> list[Node]:
+    """Trashed nodes of a company, newest first (their subtrees go with them)."""
+    return list(session.scalars(select(Node).where(
+        Node.company_id == company_id, Node.deleted_at.is_not(None))
+        .order_by(Node.deleted_at.desc())))
+
+
+def restore(session: Session, node: Node, actor_id: int | None) -> Node:
+    """Bring a trashed node back to its folder, renamed if the name was taken since."""
+    parent = session.get(Node, node.parent_id)
+    if parent is None or parent.deleted_at is not None:
+        raise InvalidInput("Le dossier d'origine est lui-même à la corbeille : restaurez-le "
+                           "d'abord.")
+    name, n = node.name, 1
+    while live_child(session, parent.id, name) is not None:
+        stem, dot, ext = node.name.rpartition(".") if node.kind == "file" else (node.name, "",
+                                                                                "")
+        stem = stem or ext
+        name = f"{stem} (restauré {n}).{ext}" if dot and stem != ext else \
+            f"{node.name} (restauré {n})"
+        n += 1
+    node.name = name
+    node.deleted_at = None
+    node.deleted_by_id = None
+    session.flush()
+    record_event(session, "restored", company_id=node.company_id, folder="", node_id=node.id,
+                 path=name, actor_id=actor_id, detail={})
+    return node
+
+
+def purge_before(session: Session, cutoff: datetime) -> int:
+    """Forget trashed nodes deleted before `cutoff` (their blobs become orphans for fsck)."""
+    old = list(session.scalars(select(Node).where(Node.deleted_at < cutoff)))
+    for node in old:
+        session.delete(node)
+    return len(old)
+
+
+def record_download(session: Session, node: Node, user: User, *, bytes_sent: int,
+                    complete: bool, client: str) -> None:
+    """A download event; the first complete one by the other side marks the receipt."""
+    if node.is_client_file:
+        return
+    session.add(Download(node_id=node.id, user_id=user.id, bytes_sent=bytes_sent,
+                         complete=complete, client=client[:200]))
+    if not complete:
+        return
+    node.download_count += 1
+    depositor = session.get(User, node.deposited_by_id) if node.deposited_by_id else None
+    if node.received_at is None and depositor is not None and depositor.side != user.side:
+        node.received_at = utcnow()
+        node.received_by_id = user.id
+        record_event(session, "received", company_id=node.company_id, folder="",
+                     node_id=node.id, path=node.name, actor_id=user.id,
+                     detail={"by_side": user.side})
+    session.flush()

@@ -1,0 +1,65 @@
+"""Assemble the drive: WsgiDAV with the Liasse provider, behind the gate, mounted at /dav."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from acl.blobs import BlobStore
+from acl.db import Database
+from acl.passwords import PasswordHasher
+from config.settings import Settings
+from davserver.gate import DriveGate
+from davserver.provider import DriveLimits, LiasseProvider
+
+MOUNT_PATH = "/dav"  # must equal the dispatcher prefix: WsgiDAV builds hrefs from it
+
+
+def lock_storage(settings: Settings) -> dict:
+    """Persistent class 2 locks: Redis when configured (shared by processes), else a shelve
+    file in the data folder (one process)."""
+    if settings.redis.url:
+        url = urlsplit(settings.redis.url)
+        return {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
+                "kwargs": {"host": url.hostname or "127.0.0.1", "port": url.port or 6379,
+                           "db": int(url.path.strip("/") or 0), "password": url.password}}
+    return {"class": "wsgidav.lock_man.lock_storage.LockStorageShelve",
+            "kwargs": {"storage_path": str(settings.data_dir / "locks.shelve")}}
+
+
+def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> DriveGate:
+    drive = settings.drive
+    limits = DriveLimits(
+        max_upload_bytes=drive.max_upload_mib * 2**20 if drive.max_upload_mib else None,
+        default_quota_bytes=drive.quota_mib * 2**20 if drive.quota_mib else None)
+    provider = LiasseProvider(db, BlobStore(settings.data_dir / "blobs"), limits)
+    config = {
+        "provider_mapping": {"/": provider},
+        "mount_path": MOUNT_PATH,
+        # Authentication happens in DriveGate, before WsgiDAV: no HTTPAuthenticator here.
+        "middleware_stack": [
+            "wsgidav.error_printer.ErrorPrinter",
+            "wsgidav.dir_browser.WsgiDavDirBrowser",
+            "wsgidav.request_resolver.RequestResolver",
+        ],
+        "http_authenticator": {"accept_basic": True, "accept_digest": False,
+                               "default_to_digest": False},
+        "lock_storage": lock_storage(settings),
+        "property_manager": None,  # dead properties live in the node_property table
+        "block_size": drive.block_size_kib * 1024,
+        "add_header_MS_Author_Via": True,
+        "suppress_version_info": True,
+        "hotfixes": {"re_encode_path_info": True, "emulate_win32_lastmod": False},
+        "dir_browser": {"enable": True, "davmount": True, "davmount_links": False,
+                        "ms_sharepoint_support": True, "libre_office_support": True,
+                        "ignore": ["._*", ".DS_Store", "Thumbs.db", "desktop.ini", "~$*"],
+                        "response_trailer": "Liasse", "show_user": True},
+        "verbose": 1,
+        "logging": {"enable": False},
+    }
+    logging.getLogger("wsgidav").setLevel(logging.WARNING)
+    return DriveGate(WsgiDAVApp(config), db, hasher,
+                     auth_cache_seconds=drive.auth_cache_seconds,
+                     max_upload_bytes=limits.max_upload_bytes or 0)

@@ -1,0 +1,254 @@
+"""The drive's front door, in front of WsgiDAV: request hygiene, Basic authentication, and
+one database session per request.
+
+Hostile or broken input is answered here with a 4xx and one French sentence, before WsgiDAV
+or storage see it: traversal and control characters in paths, PROPFIND `Depth: infinity`
+(RFC 4918 §9.1 precondition `propfind-finite-depth`), XML bodies with a DTD (entity
+expansion, external entities) or over 1 MiB, uploads over the configured maximum.
+
+Authentication is Basic only (Digest needs unhashed passwords; Windows wants Basic over TLS).
+Verifying argon2 on every request would make Explorer crawl, so a successful verification is
+cached a few minutes under an HMAC of the credentials, and dropped when the account's
+`credentials_version` changes (password change, disablement). Failures are throttled and
+locked per login and per address, as for the web sign-in (`acl.accounts.authenticate`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import io
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from acl.accounts import authenticate
+from acl.db import Database
+from acl.models import User
+from acl.passwords import PasswordHasher
+from acl.principals import load_principal
+
+log = logging.getLogger("liasse.drive")
+
+MAX_XML_BODY = 1024 * 1024
+XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
+REALM = "Liasse"
+
+
+def _plain(start_response, status: str, message: str,
+           headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = (message + "\n").encode("utf-8")
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]
+
+
+def _finite_depth(start_response) -> list[bytes]:
+    body = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:">'
+            b"<D:propfind-finite-depth/></D:error>")
+    start_response("403 Forbidden", [("Content-Type", "application/xml; charset=utf-8"),
+                                     ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def path_problem(path_info: str) -> str | None:
+    """Why a request path is refused, or None. `path_info` is the WSGI (latin-1) string."""
+    try:
+        path = path_info.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return "Chemin invalide : il n'est pas encodé en UTF-8."
+    if "\\" in path:
+        return "Chemin invalide : la barre oblique inverse « \\ » n'est pas acceptée."
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return "Chemin invalide : il contient un caractère de contrôle."
+    for segment in path.split("/"):
+        if segment in (".", ".."):
+            return "Chemin invalide : « . » et « .. » ne sont pas acceptés."
+        if len(segment.encode("utf-8")) > 255:
+            return "Chemin invalide : un nom dépasse 255 octets."
+    if len(path.encode("utf-8")) > 4096:
+        return "Chemin invalide : il dépasse 4096 octets."
+    return None
+
+
+class CredentialCache:
+    """Recently verified credentials: HMAC(login, password) -> (user id, version, expiry)."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._key = secrets.token_bytes(32)  # per process: nothing to steal from a dump
+        self._entries: dict[bytes, tuple[int, int, float]] = {}
+        self._lock = threading.Lock()
+
+    def _digest(self, login: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{login}\0{password}".encode(), hashlib.sha256).digest()
+
+    def get(self, login: str, password: str) -> tuple[int, int] | None:
+        digest = self._digest(login, password)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if entry[2] < time.monotonic():
+                del self._entries[digest]
+                return None
+            return entry[0], entry[1]
+
+    def put(self, login: str, password: str, user_id: int, version: int) -> None:
+        if self.ttl <= 0:
+            return
+        digest = self._digest(login, password)
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (user_id, version, time.monotonic() + self.ttl)
+
+    def drop(self, login: str, password: str) -> None:
+        with self._lock:
+            self._entries.pop(self._digest(login, password), None)
+
+
+def _credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # RFC 7617: clients without charset support
+    if ":" not in text:
+        return None
+    login, password = text.split(":", 1)
+    login = login.rsplit("\\", 1)[-1]  # Windows may send DOMAIN\user (sabre.io windows.md)
+    return login.strip(), password
+
+
+class DriveGate:
+    def __init__(self, app: Callable, db: Database, hasher: PasswordHasher, *,
+                 auth_cache_seconds: float, max_upload_bytes: int) -> None:
+        self.app = app
+        self.db = db
+        self.hasher = hasher
+        self.cache = CredentialCache(auth_cache_seconds)
+        self.max_upload_bytes = max_upload_bytes
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        refused = self._hygiene(environ, start_response)
+        if refused is not None:
+            return refused
+        session = self.db.session()
+        environ["liasse.session"] = session
+        try:
+            user = self._authenticate(environ, session)
+            if user is None:
+                session.close()
+                return _plain(start_response, "401 Unauthorized",
+                              "Identifiant ou mot de passe requis.",
+                              [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')])
+            environ["liasse.user"] = user
+            environ["liasse.principal"] = load_principal(session, user)
+            environ["wsgidav.auth.user_name"] = user.login
+            environ["wsgidav.auth.realm"] = REALM
+            result = self.app(environ, start_response)
+        except BaseException:
+            session.close()
+            raise
+        return _ClosingIterable(result, session.close)
+
+    def _hygiene(self, environ: dict, start_response) -> list[bytes] | None:
+        method = environ.get("REQUEST_METHOD", "")
+        problem = path_problem(environ.get("PATH_INFO", ""))
+        if problem is None and environ.get("HTTP_DESTINATION"):
+            from urllib.parse import unquote, urlsplit
+
+            dest = unquote(urlsplit(environ["HTTP_DESTINATION"]).path, errors="strict")
+            problem = path_problem(dest.encode("utf-8").decode("latin-1"))
+        if problem:
+            return _plain(start_response, "400 Bad Request", problem)
+        if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").strip().lower() \
+                == "infinity":
+            return _finite_depth(start_response)
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length and not length.isdigit():
+            return _plain(start_response, "400 Bad Request", "En-tête Content-Length invalide.")
+        size = int(length) if length else None
+        if method in XML_METHODS:
+            return self._check_xml_body(environ, start_response, size)
+        if method == "PUT" and self.max_upload_bytes:
+            expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "")
+            announced = size if size is not None else (int(expected) if expected.isdigit()
+                                                       else None)
+            if announced is not None and announced > self.max_upload_bytes:
+                return _plain(start_response, "413 Content Too Large",
+                              f"Document trop volumineux : {self.max_upload_bytes // 2**20} "
+                              "Mio au plus.")
+        return None
+
+    def _check_xml_body(self, environ, start_response, size: int | None) -> list[bytes] | None:
+        if size is not None and size > MAX_XML_BODY:
+            return _plain(start_response, "413 Content Too Large",
+                          "Corps de requête XML trop volumineux (1 Mio au plus).")
+        stream = environ["wsgi.input"]
+        body = stream.read(size) if size is not None else stream.read(MAX_XML_BODY + 1)
+        if len(body) > MAX_XML_BODY:
+            return _plain(start_response, "413 Content Too Large",
+                          "Corps de requête XML trop volumineux (1 Mio au plus).")
+        if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+            return _plain(start_response, "400 Bad Request",
+                          "Les déclarations DTD et les entités XML ne sont pas acceptées.")
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return None
+
+    def _authenticate(self, environ: dict, session) -> User | None:
+        credentials = _credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
+            return None
+        login, password = credentials
+        cached = self.cache.get(login, password)
+        if cached is not None:
+            user = session.get(User, cached[0])
+            if user is not None and user.active and user.credentials_version == cached[1]:
+                return user
+            self.cache.drop(login, password)
+        address = environ.get("REMOTE_ADDR", "")
+        with self.db.transaction() as tx:
+            outcome = authenticate(tx, self.hasher, login, password, address)
+            user_id = outcome.user.id if outcome.user else None
+            version = outcome.user.credentials_version if outcome.user else 0
+        if user_id is None:
+            log.info("drive sign-in refused for %r from %s: %s", login, address,
+                     outcome.reason)
+            if outcome.delay:
+                time.sleep(outcome.delay)
+            return None
+        self.cache.put(login, password, user_id, version)
+        return session.get(User, user_id)
+
+
+class _ClosingIterable:
+    """Run `on_close` once the server is done with the response (after streaming)."""
+
+    def __init__(self, result: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._result = result
+        self._on_close = on_close
+
+    def __iter__(self):
+        return iter(self._result)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close()

@@ -1,0 +1,170 @@
+"""The WsgiDAV provider: URL paths of the drive to company trees, per user.
+
+`/` lists the companies the user may reach, `/<company folder>/<standard folder>/...` below.
+Paths are normalised to NFC segment by segment (Finder sends NFD). Resources are cached per
+request, since WsgiDAV asks for the same path several times.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+from wsgidav.dav_provider import DAVProvider
+from wsgidav.util import get_uri_name, get_uri_parent
+
+from acl import documents
+from acl.blobs import BlobStore
+from acl.db import Database
+from acl.documents import Location
+from acl.models import Company, Node, User
+from acl.policy import Action, Resource, authorize
+from config.names import normalize_segment
+from davserver.resources import (
+    DocumentResource,
+    DriveRoot,
+    NodeCollection,
+    _NodeMixin,
+)
+from davserver.transfer import UploadWriter
+
+
+@dataclass(frozen=True)
+class DriveLimits:
+    max_upload_bytes: int | None  # None: no limit
+    default_quota_bytes: int | None
+
+
+class LiasseProvider(DAVProvider):
+    def __init__(self, db: Database, blobs: BlobStore, limits: DriveLimits) -> None:
+        super().__init__()
+        self.db = db
+        self.blobs = blobs
+        self.limits = limits
+
+    def is_readonly(self) -> bool:
+        return False
+
+    # --- resolution -------------------------------------------------------------------
+
+    def get_resource_inst(self, path: str, environ: dict):
+        segments = [normalize_segment(s) for s in path.split("/") if s]
+        key = "/" + "/".join(segments)
+        cache = environ.setdefault("liasse.resources", {})
+        if key not in cache:
+            cache[key] = self._resolve(key, segments, environ)
+        return cache[key]
+
+    def _resolve(self, path: str, segments: list[str], environ: dict):
+        if not segments:
+            return DriveRoot(self, environ)
+        session: Session = environ["liasse.session"]
+        principal = environ["liasse.principal"]
+        company = documents.company_by_folder_name(session, segments[0])
+        if company is None or not authorize(principal, Action.READ,
+                                            Resource(company.id, company.is_active)):
+            return None  # another company's path answers like a missing one
+        location = documents.resolve(session, company, segments[1:])
+        if location is None:
+            return None
+        if len(location.nodes) > 1 and not authorize(principal, Action.READ,
+                                                     location.resource()):
+            return None
+        return self.wrap(path, environ, location)
+
+    def wrap(self, path: str, environ: dict, location: Location):
+        if location.node.kind == "file":
+            return DocumentResource(self, path, environ, location)
+        return NodeCollection(self, path, environ, location)
+
+    def companies(self, environ: dict) -> list[Company]:
+        session: Session = environ["liasse.session"]
+        return list(session.scalars(select(Company).order_by(Company.folder_name)))
+
+    def relocate(self, session: Session, location: Location) -> Location:
+        """The same location loaded in another session (a write transaction)."""
+        company = session.get(Company, location.company.id)
+        nodes = tuple(session.get(Node, n.id) for n in location.nodes)
+        if company is None or any(n is None or n.deleted_at is not None for n in nodes):
+            raise DAVError(409, "Le dossier a changé pendant l'opération ; réessayez.")
+        return Location(company, nodes)
+
+    def forget(self, environ: dict) -> None:
+        """After a write: drop what this request cached, so later lookups see the change."""
+        environ.pop("liasse.resources", None)
+        environ.pop("liasse.dead_props", None)
+        environ.pop("liasse.usage", None)
+        environ["liasse.session"].expire_all()
+
+    def user_names(self, environ: dict) -> dict[int, str]:
+        if "liasse.user_names" not in environ:
+            session: Session = environ["liasse.session"]
+            environ["liasse.user_names"] = dict(session.execute(
+                select(User.id, User.login)).all())
+        return environ["liasse.user_names"]
+
+    # --- quota and uploads ------------------------------------------------------------
+
+    def quota(self, company: Company) -> int | None:
+        return company.quota_bytes if company.quota_bytes is not None \
+            else self.limits.default_quota_bytes
+
+    def usage(self, environ: dict, company: Company) -> tuple[int, int]:
+        """(used, available) bytes for RFC 4331; available is the disk's when no quota."""
+        cache = environ.setdefault("liasse.usage", {})
+        if company.id not in cache:
+            used = documents.used_bytes(environ["liasse.session"], company.id)
+            quota = self.quota(company)
+            free = shutil.disk_usage(self.blobs.root if self.blobs.root.exists()
+                                     else self.blobs.root.parent).free
+            available = max(0, quota - used) if quota is not None else free
+            cache[company.id] = (used, min(available, free))
+        return cache[company.id]
+
+    def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
+        quota = self.quota(company)
+        left = None
+        if quota is not None:
+            left = quota - documents.used_bytes(environ["liasse.session"], company.id) \
+                + replacing
+        writer = UploadWriter(self.blobs.writer(), max_bytes=self.limits.max_upload_bytes,
+                              quota_left=left)
+        environ["liasse.upload"] = writer
+        return writer
+
+    # --- checks before WsgiDAV touches anything -----------------------------------------
+
+    def custom_request_handler(self, environ, start_response, default_handler):
+        method = environ["REQUEST_METHOD"]
+        if method in ("MOVE", "COPY"):
+            self._check_copy_move(environ, method)
+        return default_handler(environ, start_response)
+
+    def _check_copy_move(self, environ: dict, method: str) -> None:
+        """Both ends before WsgiDAV deletes an overwritten destination (RFC 4918 §9.8/9.9)."""
+        source = self.get_resource_inst(environ["PATH_INFO"], environ)
+        if source is None or not isinstance(source, _NodeMixin):
+            if isinstance(source, DriveRoot):
+                raise DAVError(HTTP_FORBIDDEN, "La racine du lecteur ne se copie pas.")
+            return  # WsgiDAV answers 404
+        if method == "MOVE":
+            source._require_write_subtree()
+        else:
+            source._require(Action.READ)
+        from urllib.parse import unquote, urlsplit
+
+        mount = environ.get("SCRIPT_NAME", "")
+        dest = unquote(urlsplit(environ.get("HTTP_DESTINATION", "")).path)
+        if dest.startswith(mount + "/"):
+            dest = dest[len(mount):]
+        parent = self.get_resource_inst(get_uri_parent(dest), environ)
+        if isinstance(parent, NodeCollection):
+            parent._require(Action.WRITE, parent.location.resource(for_new_child=True))
+            existing = self.get_resource_inst(dest, environ)
+            if isinstance(existing, _NodeMixin):
+                existing._require_write_subtree()
+        elif isinstance(parent, DriveRoot) and get_uri_name(dest):
+            raise DAVError(HTTP_FORBIDDEN, "Destination hors des dossiers d'une entreprise.")
