@@ -25,6 +25,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from acl.accounts import authenticate
 from acl.db import Database
@@ -142,6 +143,10 @@ class DriveGate:
         self.max_upload_bytes = max_upload_bytes
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "OPTIONS" and "%" in environ.get("PATH_INFO", ""):
+            # cheroot leaves the path of OPTIONS requests percent-encoded (server.py,
+            # read_request_line): decode it like every other method's.
+            environ["PATH_INFO"] = unquote_to_bytes(environ["PATH_INFO"]).decode("latin-1")
         refused = self._hygiene(environ, start_response)
         if refused is not None:
             return refused
@@ -168,10 +173,8 @@ class DriveGate:
         method = environ.get("REQUEST_METHOD", "")
         problem = path_problem(environ.get("PATH_INFO", ""))
         if problem is None and environ.get("HTTP_DESTINATION"):
-            from urllib.parse import unquote, urlsplit
-
-            dest = unquote(urlsplit(environ["HTTP_DESTINATION"]).path, errors="strict")
-            problem = path_problem(dest.encode("utf-8").decode("latin-1"))
+            dest = unquote_to_bytes(urlsplit(environ["HTTP_DESTINATION"]).path)
+            problem = path_problem(dest.decode("latin-1"))
         if problem:
             return _plain(start_response, "400 Bad Request", problem)
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").strip().lower() \

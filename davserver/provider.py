@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,7 +98,9 @@ class LiasseProvider(DAVProvider):
         environ.pop("liasse.resources", None)
         environ.pop("liasse.dead_props", None)
         environ.pop("liasse.usage", None)
-        environ["liasse.session"].expire_all()
+        # End the request session's read transaction: on SQLite (WAL) it still reads the
+        # snapshot taken before the write.
+        environ["liasse.session"].rollback()
 
     def user_names(self, environ: dict) -> dict[int, str]:
         if "liasse.user_names" not in environ:
@@ -154,8 +157,6 @@ class LiasseProvider(DAVProvider):
             source._require_write_subtree()
         else:
             source._require(Action.READ)
-        from urllib.parse import unquote, urlsplit
-
         mount = environ.get("SCRIPT_NAME", "")
         dest = unquote(urlsplit(environ.get("HTTP_DESTINATION", "")).path)
         if dest.startswith(mount + "/"):

@@ -190,19 +190,17 @@ class _NodeMixin:
                                              None, resource.folder))
         if dry_run:
             return None
-        session = self._session()
-        row = session.get(NodeProperty, (self.node.id, name))
-        if value is None:
-            if row is not None:
-                session.delete(row)
-        else:
-            text = etree.tostring(value, encoding="unicode")
-            if row is None:
-                session.add(NodeProperty(node_id=self.node.id, name=name, value=text))
+        with self.provider.db.transaction() as tx:
+            row = tx.get(NodeProperty, (self.node.id, name))
+            if value is None:
+                if row is not None:
+                    tx.delete(row)
+            elif row is None:
+                tx.add(NodeProperty(node_id=self.node.id, name=name,
+                                    value=etree.tostring(value, encoding="unicode")))
             else:
-                row.value = text
-        self.environ.setdefault("liasse.dead_props", {}).pop(self.node.id, None)
-        self.environ["liasse.dirty"] = True
+                row.value = etree.tostring(value, encoding="unicode")
+        self.provider.forget(self.environ)
         return None
 
     # --- delete, move, copy -------------------------------------------------------------
@@ -249,11 +247,15 @@ class _NodeMixin:
         target, name = self._destination(dest_path)
         with self.provider.db.transaction() as tx:
             target_now = self.provider.relocate(tx, target)
+            source = self.provider.relocate(tx, self.location)
             existing = documents.live_child(tx, target_now.node.id, name)
-            if existing is not None and existing.kind == "folder" and self.node.kind == "folder":
+            if existing is not None and existing.kind == self.node.kind:
+                if existing.kind == "file":  # overwrite: the old body becomes a version
+                    documents.store_body(tx, target_now, name, source.node.sha256,
+                                         source.node.size, _ctx(self.environ)[1].id,
+                                         existing=existing)
                 return  # COPY onto an existing folder merges into it
-            documents.copy_node(tx, self.provider.relocate(tx, self.location), target_now, name,
-                                _ctx(self.environ)[1].id)
+            documents.copy_node(tx, source, target_now, name, _ctx(self.environ)[1].id)
         self.provider.forget(self.environ)
 
 
