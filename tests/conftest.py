@@ -125,6 +125,11 @@ def demo(db, settings, hasher, blobs) -> Database:
 
 
 @pytest.fixture
+def demo_password() -> str:
+    return DEMO_PASSWORD
+
+
+@pytest.fixture
 def ctx_of(db) -> Callable[..., Context]:
     from acl.accounts import find_user
 
