@@ -95,6 +95,14 @@ def live_children(session: Session, parent_id: int) -> list[Node]:
         Node.parent_id == parent_id, Node.deleted_at.is_(None)).order_by(Node.name)))
 
 
+def children_properties(session: Session, parent_id: int) -> list[tuple[int, str, str]]:
+    """(node id, name, value) of the dead properties of a folder's live members."""
+    members = select(Node.id).where(Node.parent_id == parent_id, Node.deleted_at.is_(None))
+    return [tuple(row) for row in session.execute(
+        select(NodeProperty.node_id, NodeProperty.name, NodeProperty.value)
+        .where(NodeProperty.node_id.in_(members)))]
+
+
 def used_bytes(session: Session, company_id: int) -> int:
     return session.scalar(select(func.coalesce(func.sum(Node.size), 0)).where(
         Node.company_id == company_id, Node.kind == "file", Node.deleted_at.is_(None))) or 0
@@ -229,6 +237,14 @@ def trashed(session: Session, company_id: int) -> list[Node]:
     return list(session.scalars(select(Node).where(
         Node.company_id == company_id, Node.deleted_at.is_not(None))
         .order_by(Node.deleted_at.desc())))
+
+
+def location_of(session: Session, node: Node) -> Location:
+    """The location of any node, live or trashed (walks up its parents)."""
+    nodes = [node]
+    while nodes[-1].parent_id is not None:
+        nodes.append(session.get(Node, nodes[-1].parent_id))
+    return Location(session.get(Company, node.company_id), tuple(reversed(nodes)))
 
 
 def restore(session: Session, node: Node, actor_id: int | None) -> Node:

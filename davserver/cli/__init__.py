@@ -18,7 +18,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from acl.errors import Refused
 from config.settings import SettingsError
-from davserver.cli import audit, companies, i18n, importing, portfolios, setup, users
+from davserver.cli import (
+    audit,
+    companies,
+    i18n,
+    importing,
+    portfolios,
+    setup,
+    storage,
+    users,
+)
 from davserver.cli.runtime import Runtime, settings_path
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -46,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "règles de délégation de ce compte s'appliquent")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
                                 parser_class=Parser)
-    for module in (setup, companies, users, portfolios, importing, audit):
+    for module in (setup, companies, users, portfolios, importing, storage, audit):
         module.register(sub)
     return parser
 
