@@ -17,7 +17,7 @@ from config.settings import DEFAULT_TREE, SETTINGS_FILENAME, Settings, load_sett
 from davserver import demo
 from davserver.certs import make_self_signed
 from davserver.cli.runtime import DEFAULT_DATA_DIR, Runtime, open_database, read_password
-from davserver.server import LiasseServer, build_application
+from davserver.server import Housekeeping, LiasseServer, build_application
 
 DEMO_DATA_DIR = "liasse-demo"
 DEMO_PASSWORD_FILE = "demo-password.txt"
@@ -179,7 +179,12 @@ def _run(settings: Settings, rt: Runtime, host: str, port: int, *, tls: bool,
         print(line)
     print("Ctrl+C pour arrêter.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server.serve()
+    upkeep = Housekeeping(settings, rt.db)
+    upkeep.start()
+    try:
+        server.serve()
+    finally:
+        upkeep.stop()
     print("Serveur arrêté.", flush=True)
     return 0
 
