@@ -24,6 +24,7 @@ from acl.documents import Location
 from acl.models import Company, Node, User
 from acl.policy import Action, Resource, authorize
 from config.names import normalize_segment
+from davserver import propfind
 from davserver.resources import (
     DocumentResource,
     DriveRoot,
@@ -142,6 +143,10 @@ class LiasseProvider(DAVProvider):
 
     def custom_request_handler(self, environ, start_response, default_handler):
         method = environ["REQUEST_METHOD"]
+        if method == "PROPFIND":
+            answer = propfind.handle(self, environ, start_response)
+            if answer is not None:
+                return answer
         if method in ("MOVE", "COPY"):
             self._check_copy_move(environ, method)
         return default_handler(environ, start_response)

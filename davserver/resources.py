@@ -36,6 +36,7 @@ LIASSE_NS = "urn:liasse:receipt"
 RECEIPT_PROPS = tuple(f"{{{LIASSE_NS}}}{name}" for name in (
     "deposited-by", "deposited-at", "received-by", "received-at", "download-count"))
 _NS_DEPTH = "{DAV:}"
+QUOTA_PROPS = ("{DAV:}quota-used-bytes", "{DAV:}quota-available-bytes")
 
 
 def _deny(decision: Decision) -> DAVError:
@@ -155,7 +156,12 @@ class _NodeMixin:
 
     def get_property_value(self, name):
         if name in RECEIPT_PROPS:
+            if self.node.kind != "file":
+                raise DAVError(HTTP_NOT_FOUND)  # receipts belong to documents
             return self._receipt_value(name)
+        if name in QUOTA_PROPS and self.node.kind == "file":
+            # WsgiDAV answers 200 with an empty value; RFC 4331 quotas are on collections.
+            raise DAVError(HTTP_NOT_FOUND)
         if not name.startswith(_NS_DEPTH):
             value = self._dead_properties().get(name)
             if value is None:
@@ -164,19 +170,17 @@ class _NodeMixin:
                                     parser=etree.XMLParser(resolve_entities=False))
         return super().get_property_value(name)
 
-    def _receipt_value(self, name: str):
+    def receipt_values(self) -> tuple[str, str, str, str, str]:
+        """deposited-by, deposited-at, received-by, received-at, download-count."""
         node = self.node
-        local = name.split("}", 1)[1]
         users = self.provider.user_names(self.environ)
-        if local == "deposited-by":
-            return users.get(node.deposited_by_id, "")
-        if local == "deposited-at":
-            return node.created_at.isoformat()
-        if local == "received-by":
-            return users.get(node.received_by_id, "")
-        if local == "received-at":
-            return node.received_at.isoformat() if node.received_at else ""
-        return str(node.download_count)
+        return (users.get(node.deposited_by_id, ""), node.created_at.isoformat(),
+                users.get(node.received_by_id, ""),
+                node.received_at.isoformat() if node.received_at else "",
+                str(node.download_count))
+
+    def _receipt_value(self, name: str) -> str:
+        return self.receipt_values()[RECEIPT_PROPS.index(name)]
 
     def set_property_value(self, name, value, *, dry_run=False):
         if name in RECEIPT_PROPS or name.startswith(_NS_DEPTH):

@@ -37,12 +37,27 @@ def _not_yet(what: str) -> WSGIApp:
     return app
 
 
+def _dav_discovery(app: WSGIApp) -> WSGIApp:
+    """OPTIONS on the server root announces WebDAV: Windows' WebDAV client asks the root,
+    anonymously, before the drive's own path, and gives up on a root without a DAV header."""
+    def discovery(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "OPTIONS" and environ.get("PATH_INFO", "/") in (
+                "", "/", "*"):
+            start_response("200 OK", [("DAV", "1, 2"), ("MS-Author-Via", "DAV"),
+                                      ("Allow", "OPTIONS, GET, HEAD"),
+                                      ("Content-Length", "0")])
+            return [b""]
+        return app(environ, start_response)
+
+    return discovery
+
+
 def build_application(settings: Settings, db: Database) -> WSGIApp:
     hasher = PasswordHasher(settings.security)
     return wsgi.PathInfoDispatcher({
         MOUNT_PATH: build_drive(settings, db, hasher),
         "/feeds": _not_yet("Le service de flux RSS et d'agenda"),
-        "/": create_app(settings, db),
+        "/": _dav_discovery(create_app(settings, db)),
     })
 
 

@@ -171,20 +171,25 @@ def _run(settings: Settings, rt: Runtime, host: str, port: int, *, tls: bool,
     except OSError as exc:
         raise Refused(f"Impossible d'écouter sur {host}:{port} : {exc.strerror or exc}.") \
             from None
-    base = server.endpoint.base_url
-    print(f"Liasse — {banner[0]}")
-    print(f"  Application web          : {base}/")
-    print(f"  Lecteur réseau (WebDAV)  : {base}/dav/")
-    for line in banner[1:]:
-        print(line)
-    print("Ctrl+C pour arrêter.", flush=True)
+    # The server is bound and its worker threads run: from here on, a stop request (SIGTERM,
+    # Ctrl+C) at any moment, even before serve(), must stop them or the process never exits.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     upkeep = Housekeeping(settings, rt.db)
-    upkeep.start()
     try:
+        base = server.endpoint.base_url
+        print(f"Liasse — {banner[0]}")
+        print(f"  Application web          : {base}/")
+        print(f"  Lecteur réseau (WebDAV)  : {base}/dav/")
+        for line in banner[1:]:
+            print(line)
+        print("Ctrl+C pour arrêter.", flush=True)
+        upkeep.start()
         server.serve()
+    except (KeyboardInterrupt, SystemExit):
+        pass
     finally:
         upkeep.stop()
+        server.stop()
     print("Serveur arrêté.", flush=True)
     return 0
 
