@@ -148,9 +148,9 @@ def change_own_password(session: Session, ctx: Context, hasher: PasswordHasher, 
     """A user changes their own password: the old one is required."""
     ok, _ = hasher.verify(old, user.password_hash)
     if not ok:
-        record(session, ctx, "user.password_change", user.login, company_id=user.company_id,
-               outcome="refused", detail="ancien mot de passe incorrect")
-        raise InvalidInput("L'ancien mot de passe est incorrect.", field="old_password")
+        raise InvalidInput("L'ancien mot de passe est incorrect.", field="old_password",
+                           action="user.password_change", target=user.login,
+                           company_id=user.company_id)
     if new == old:
         raise InvalidInput("Le nouveau mot de passe doit différer de l'ancien.",
                            field="password")

@@ -2,7 +2,8 @@
 
 Services call `record` in the same transaction as the act. Edges run administrative work in
 `admin_transaction`, which writes a refusal entry (in its own transaction, since the act's
-transaction is rolled back) whenever a `PermissionDenied` escapes.
+transaction is rolled back) whenever a `PermissionDenied`, or a refusal naming its action
+(a wrong old password), escapes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl.db import Database
-from acl.errors import PermissionDenied
+from acl.errors import PermissionDenied, Refused
 from acl.models import AuditEntry
 from acl.policy import Decision, Principal
 
@@ -57,10 +58,11 @@ def admin_transaction(db: Database, ctx: Context) -> Iterator[Session]:
     try:
         with db.transaction() as session:
             yield session
-    except PermissionDenied as exc:
-        with db.transaction() as session:
-            record(session, ctx, exc.action or "unknown", exc.target,
-                   company_id=exc.company_id, outcome="refused", detail=exc.reason)
+    except Refused as exc:
+        if isinstance(exc, PermissionDenied) or exc.action:
+            with db.transaction() as session:
+                record(session, ctx, exc.action or "unknown", exc.target,
+                       company_id=exc.company_id, outcome="refused", detail=exc.reason)
         raise
 
 
