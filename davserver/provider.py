@@ -149,7 +149,18 @@ class LiasseProvider(DAVProvider):
                 return answer
         if method in ("MOVE", "COPY"):
             self._check_copy_move(environ, method)
+        elif method == "LOCK":
+            self._check_lock(environ)
         return default_handler(environ, start_response)
+
+    def _check_lock(self, environ: dict) -> None:
+        """A lock stops everyone else's writes: only who may write the target takes one.
+        (LOCK on an unmapped URL creates a document: `create_empty_resource` checks it.)"""
+        target = self.get_resource_inst(environ["PATH_INFO"], environ)
+        if isinstance(target, DocumentResource):
+            target._require(Action.WRITE)
+        elif isinstance(target, NodeCollection):
+            target._require(Action.WRITE, target.location.resource(for_new_child=True))
 
     def _check_copy_move(self, environ: dict, method: str) -> None:
         """Both ends before WsgiDAV deletes an overwritten destination (RFC 4918 §9.8/9.9)."""

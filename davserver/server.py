@@ -37,17 +37,43 @@ def _not_yet(what: str) -> WSGIApp:
     return app
 
 
+ROOT_PROPFIND = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'
+                 b"<D:response><D:href>/</D:href><D:propstat><D:prop><D:resourcetype>"
+                 b"<D:collection/></D:resourcetype><D:displayname>Liasse</D:displayname>"
+                 b"</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+                 b"%s</D:multistatus>")
+DAV_MEMBER = (b"<D:response><D:href>/dav/</D:href><D:propstat><D:prop><D:resourcetype>"
+              b"<D:collection/></D:resourcetype><D:displayname>dav</D:displayname></D:prop>"
+              b"<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>")
+
+
 def _dav_discovery(app: WSGIApp) -> WSGIApp:
-    """OPTIONS on the server root announces WebDAV: Windows' WebDAV client asks the root,
-    anonymously, before the drive's own path, and gives up on a root without a DAV header."""
+    """The server root answers like a WebDAV collection holding /dav/: Windows' WebDAV
+    client asks the root (OPTIONS, often anonymously, then PROPFIND) before the drive's own
+    path and gives up on a root without a DAV header (wsgidav user_guide_access;
+    redmine_dmsf#1346). Everything else at / is the web app."""
+
     def discovery(environ, start_response):
-        if environ.get("REQUEST_METHOD") == "OPTIONS" and environ.get("PATH_INFO", "/") in (
-                "", "/", "*"):
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO", "/") not in ("", "/", "*") or \
+                method not in ("OPTIONS", "PROPFIND"):
+            return app(environ, start_response)
+        if method == "OPTIONS":
             start_response("200 OK", [("DAV", "1, 2"), ("MS-Author-Via", "DAV"),
-                                      ("Allow", "OPTIONS, GET, HEAD"),
+                                      ("Allow", "OPTIONS, GET, HEAD, PROPFIND"),
                                       ("Content-Length", "0")])
             return [b""]
-        return app(environ, start_response)
+        depth = environ.get("HTTP_DEPTH", "infinity").strip()
+        if depth not in ("0", "1"):
+            body = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:">'
+                    b"<D:propfind-finite-depth/></D:error>")
+            status = "403 Forbidden"
+        else:
+            body = ROOT_PROPFIND % (DAV_MEMBER if depth == "1" else b"")
+            status = "207 Multi-Status"
+        start_response(status, [("Content-Type", "application/xml; charset=utf-8"),
+                                ("Content-Length", str(len(body)))])
+        return [body]
 
     return discovery
 
