@@ -14,6 +14,7 @@ from acl.audit import Context, record, require
 from acl.db import utcnow
 from acl.errors import InvalidInput, NotFound
 from acl.models import (
+    AlertMode,
     AuthFailure,
     Company,
     Habilitation,
@@ -171,6 +172,15 @@ def set_active(session: Session, ctx: Context, user: User, active: bool) -> None
     user.active = active
     user.credentials_version += 1
     record(session, ctx, action, user.login, company_id=user.company_id)
+
+
+def set_alert_mode(session: Session, ctx: Context, user: User, mode: AlertMode) -> None:
+    """Deposit alerts by mail: off, immediate or digest — one's own, or a managed user's."""
+    if user.id != ctx.principal.user_id:
+        _managed(session, ctx, user, "user.alerts")
+    user.alert_mode = mode.value
+    record(session, ctx, "user.alerts", user.login, company_id=user.company_id,
+           detail={"mode": mode.value})
 
 
 def grant(session: Session, ctx: Context, user: User, company: Company, folder: str,

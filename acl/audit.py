@@ -20,8 +20,12 @@ from sqlalchemy.orm import Session
 
 from acl.db import Database
 from acl.errors import PermissionDenied, Refused
+from acl.events import ACCOUNT_PREFIX, record_event
 from acl.models import AuditEntry
 from acl.policy import Decision, Principal
+
+# Administrative acts that also go to the event stream (feeds, dashboards).
+ACCOUNT_EVENTS = frozenset({"user", "habilitation", "service", "portfolio", "company"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ def record(session: Session, ctx: Context, action: str, target: str = "", *,
         outcome=outcome, target=target[:300], company_id=company_id, detail=detail or "",
         address=ctx.address[:100])
     session.add(entry)
+    if outcome == "ok" and action.split(".")[0] in ACCOUNT_EVENTS:
+        record_event(session, ACCOUNT_PREFIX + action, company_id=company_id, folder="",
+                     node_id=None, path=target[:300], actor_id=ctx.principal.user_id,
+                     detail={} if not isinstance(detail, str) else {"detail": detail})
     return entry
 
 

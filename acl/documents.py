@@ -277,8 +277,10 @@ def restore(session: Session, node: Node, actor_id: int | None) -> Node:
     node.deleted_at = None
     node.deleted_by_id = None
     session.flush()
-    record_event(session, "restored", company_id=node.company_id, folder="", node_id=node.id,
-                 path=name, actor_id=actor_id, detail={})
+    location = location_of(session, node)
+    record_event(session, "restored", company_id=node.company_id,
+                 folder=location.folder or "", node_id=node.id, path=location.path,
+                 actor_id=actor_id, detail={})
     return node
 
 
@@ -300,11 +302,15 @@ def record_download(session: Session, node: Node, user: User, *, bytes_sent: int
     if not complete:
         return
     node.download_count += 1
+    location = location_of(session, node)
+    record_event(session, "downloaded", company_id=node.company_id,
+                 folder=location.folder or "", node_id=node.id, path=location.path,
+                 actor_id=user.id, detail={"bytes": bytes_sent})
     depositor = session.get(User, node.deposited_by_id) if node.deposited_by_id else None
     if node.received_at is None and depositor is not None and depositor.side != user.side:
         node.received_at = utcnow()
         node.received_by_id = user.id
-        record_event(session, "received", company_id=node.company_id, folder="",
-                     node_id=node.id, path=node.name, actor_id=user.id,
-                     detail={"by_side": user.side})
+        record_event(session, "received", company_id=node.company_id,
+                     folder=location.folder or "", node_id=node.id, path=location.path,
+                     actor_id=user.id, detail={"by_side": user.side})
     session.flush()

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from acl.models import Event
+from acl.delegation import may_read_audit
+from acl.models import Company, Event, Role
+from acl.policy import Action, Principal, Resource, authorize, reaches
 
 
 def record_event(session: Session, kind: str, *, company_id: int | None, folder: str,
@@ -28,3 +30,34 @@ def events_since(session: Session, after_id: int, *, limit: int = 500) -> list[E
     """Events with an id above `after_id`, oldest first (primary-key range scan)."""
     return list(session.scalars(select(Event).where(Event.id > after_id)
                                 .order_by(Event.id).limit(limit)))
+
+
+ACCOUNT_PREFIX = "account:"
+
+
+def is_visible(principal: Principal, event: Event, company_active: bool = True) -> bool:
+    """Whether `principal` may see this event (the one permission function decides)."""
+    if event.kind.startswith(ACCOUNT_PREFIX):
+        if not may_read_audit(principal):
+            return False
+        return event.company_id is None and principal.role == Role.CORRESPONDANT or \
+            event.company_id is not None and reaches(principal, event.company_id)
+    if event.company_id is None:
+        return False
+    return bool(authorize(principal, Action.READ,
+                          Resource(event.company_id, company_active, None,
+                                   event.folder or None)))
+
+
+def visible_events_since(session: Session, principal: Principal, after_id: int, *,
+                         limit: int = 100) -> list[Event]:
+    """What happened after event `after_id` that `principal` may see, oldest first."""
+    active = {c.id: c.is_active for c in session.scalars(select(Company))}
+    found: list[Event] = []
+    while len(found) < limit:
+        batch = events_since(session, after_id, limit=500)
+        if not batch:
+            break
+        found += [e for e in batch if is_visible(principal, e, active.get(e.company_id, True))]
+        after_id = batch[-1].id
+    return found[:limit]

@@ -168,6 +168,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    # Deposit alerts by mail: "off", "immediate" or "digest" (grouped after a quiet delay).
+    alert_mode: Mapped[str] = mapped_column(String(10), default="digest",
+                                            server_default="digest")
 
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
     portfolios: Mapped[list[Portfolio]] = relationship(
@@ -342,3 +345,47 @@ class Event(Base):
     actor_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertMode(enum.StrEnum):
+    OFF = "off"
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+
+
+class PendingAlert(Base):
+    """A deposit waiting to be mailed to one recipient (grouped into one digest)."""
+
+    __tablename__ = "pending_alert"
+    recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A mail to send; the worker sends it with retries (an SMTP outage fails no upload)."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipient: Mapped[str] = mapped_column(String(254))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkerCursor(Base):
+    """How far a background job has read the event stream."""
+
+    __tablename__ = "worker_cursor"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)

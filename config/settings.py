@@ -115,6 +115,16 @@ class SmtpSettings:
     password: str = _setting("")
     sender: str = _setting("")
     timeout_seconds: float = _setting(10.0, _POSITIVE)
+    max_attempts: int = _setting(10, _POSITIVE)
+    retry_base_seconds: float = _setting(30.0, _POSITIVE)
+
+
+@dataclass(frozen=True)
+class AlertsSettings:
+    quiet_delay_seconds: float = _setting(120.0, _NON_NEGATIVE)
+    max_hold_seconds: float = _setting(900.0, _NON_NEGATIVE)
+    poll_seconds: float = _setting(2.0, _check(lambda v: 0.05 <= v <= 300,
+                                               "doit être entre 0.05 et 300"))
 
 
 def _check_tree(tree: tuple[str, ...]) -> str | None:
@@ -156,6 +166,7 @@ class Settings:
     redis: RedisSettings
     security: SecuritySettings
     smtp: SmtpSettings
+    alerts: AlertsSettings
     folders: FoldersSettings
 
     @property
@@ -175,6 +186,7 @@ SECTIONS: dict[str, type] = {
     "redis": RedisSettings,
     "security": SecuritySettings,
     "smtp": SmtpSettings,
+    "alerts": AlertsSettings,
     "folders": FoldersSettings,
 }
 

@@ -25,19 +25,21 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from acl.accounts import authenticate
 from acl.db import Database
 from acl.models import User
 from acl.passwords import PasswordHasher
 from acl.principals import load_principal
+from config.names import InvalidName, check_segment
 
 log = logging.getLogger("liasse.drive")
 
 MAX_XML_BODY = 1024 * 1024
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 REALM = "Liasse"
+ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
 
 
 def _plain(start_response, status: str, message: str,
@@ -73,6 +75,30 @@ def path_problem(path_info: str) -> str | None:
             return "Chemin invalide : un nom dépasse 255 octets."
     if len(path.encode("utf-8")) > 4096:
         return "Chemin invalide : il dépasse 4096 octets."
+    return None
+
+
+def destination_problem(environ: dict) -> str | None:
+    """Why the Destination of a MOVE/COPY is refused, or None; hands WsgiDAV a Destination it
+    reads right. WsgiDAV unquotes the header before splitting it as a URL: an encoded "?"
+    would start a query and a ";" in the last name parameters, so the document would be
+    renamed to the part before them (replacing a document of that name)."""
+    parts = urlsplit(environ["HTTP_DESTINATION"])
+    if "%2f" in parts.path.lower():
+        return ENCODED_SLASH
+    raw = unquote_to_bytes(parts.path).decode("latin-1")
+    problem = path_problem(raw)
+    if problem is not None:
+        return problem
+    path = raw.encode("latin-1").decode("utf-8")
+    for segment in path.split("/"):
+        if "?" in segment:
+            try:
+                check_segment(segment)
+            except InvalidName as exc:
+                return f"Nom refusé : {exc}."
+    if ";" in path.rsplit("/", 1)[-1]:  # a trailing slash: no ";" after the last "/"
+        environ["HTTP_DESTINATION"] = urlunsplit(parts._replace(path=parts.path + "/"))
     return None
 
 
@@ -143,6 +169,8 @@ class DriveGate:
         self.max_upload_bytes = max_upload_bytes
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("wsgi.input_terminated"):  # a chunked body
+            start_response = _close_if_unread(environ["wsgi.input"], start_response)
         if environ.get("REQUEST_METHOD") == "OPTIONS" and "%" in environ.get("PATH_INFO", ""):
             # cheroot leaves the path of OPTIONS requests percent-encoded (server.py,
             # read_request_line): decode it like every other method's.
@@ -172,9 +200,10 @@ class DriveGate:
     def _hygiene(self, environ: dict, start_response) -> list[bytes] | None:
         method = environ.get("REQUEST_METHOD", "")
         problem = path_problem(environ.get("PATH_INFO", ""))
+        if problem is None and "%2f" in environ.get("REQUEST_URI", "").split("?")[0].lower():
+            problem = ENCODED_SLASH  # cheroot keeps it in PATH_INFO: "..%2f" would be a name
         if problem is None and environ.get("HTTP_DESTINATION"):
-            dest = unquote_to_bytes(urlsplit(environ["HTTP_DESTINATION"]).path)
-            problem = path_problem(dest.decode("latin-1"))
+            problem = destination_problem(environ)
         if problem:
             return _plain(start_response, "400 Bad Request", problem)
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").strip().lower() \
@@ -236,6 +265,20 @@ class DriveGate:
             return None
         self.cache.put(login, password, user_id, version)
         return session.get(User, user_id)
+
+
+def _close_if_unread(body, start_response: Callable) -> Callable:
+    """cheroot keeps the connection open after answering a chunked request whose body was not
+    read to its end (a refused upload), and then reads the rest of the body as the next
+    request: the client's next request on that connection would get a stray 400. Ask the
+    client to close the connection instead."""
+
+    def start(status, headers, exc_info=None):
+        if not getattr(body, "closed", True):
+            headers = [*headers, ("Connection", "close")]
+        return start_response(status, headers, exc_info)
+
+    return start
 
 
 class _ClosingIterable:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import ssl
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from acl.db import Database, utcnow
-from acl.documents import purge_before
+from acl.db import Database
 from acl.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.app import MOUNT_PATH, build_drive
@@ -97,40 +94,6 @@ class Endpoint:
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
-
-
-class Housekeeping:
-    """Periodic upkeep in a background thread: forget trash older than `trash_days`."""
-
-    def __init__(self, settings: Settings, db: Database, every_seconds: float = 6 * 3600):
-        self.settings = settings
-        self.db = db
-        self.every = every_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="liasse-housekeeping",
-                                        daemon=True)
-
-    def run_once(self) -> None:
-        cutoff = utcnow() - timedelta(days=self.settings.storage.trash_days)
-        try:
-            with self.db.transaction() as session:
-                purged = purge_before(session, cutoff)
-            if purged:
-                log.info("trash: %d item(s) older than %d days forgotten", purged,
-                         self.settings.storage.trash_days)
-        except Exception:  # upkeep must never take the server down
-            log.exception("housekeeping failed")
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.every)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 class LiasseServer:

@@ -23,6 +23,7 @@ from davserver.cli import (
     companies,
     i18n,
     importing,
+    mail,
     portfolios,
     setup,
     storage,
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "règles de délégation de ce compte s'appliquent")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
                                 parser_class=Parser)
-    for module in (setup, companies, users, portfolios, importing, storage, audit):
+    for module in (setup, companies, users, portfolios, importing, storage, mail, audit):
         module.register(sub)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import os
 import secrets
@@ -17,7 +18,8 @@ from config.settings import DEFAULT_TREE, SETTINGS_FILENAME, Settings, load_sett
 from davserver import demo
 from davserver.certs import make_self_signed
 from davserver.cli.runtime import DEFAULT_DATA_DIR, Runtime, open_database, read_password
-from davserver.server import Housekeeping, LiasseServer, build_application
+from davserver.server import LiasseServer, build_application
+from davserver.worker import Worker
 
 DEMO_DATA_DIR = "liasse-demo"
 DEMO_PASSWORD_FILE = "demo-password.txt"
@@ -57,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "(sinon un mot de passe est généré et affiché)")
     demo.add_argument("--tls", action="store_true",
                       help="HTTPS avec un certificat auto-signé généré")
+    demo.add_argument("--smtp", metavar="HÔTE:PORT", type=_smtp_address,
+                      help="envoie les alertes de dépôt à ce serveur SMTP (sans TLS ni "
+                           "authentification, pour un serveur de test local)")
     demo.set_defaults(handler=demo_command, needs_runtime=False)
     _data_option(demo, default_text=f"./{DEMO_DATA_DIR}")
 
@@ -69,6 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "<données>/tls)")
     cert.set_defaults(handler=cert_command, needs_runtime=False)
     _data_option(cert)
+
+
+def _smtp_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"adresse SMTP invalide « {text} » (HÔTE:PORT)")
+    return host, int(port)
 
 
 def _data_option(parser: argparse.ArgumentParser, default_text: str = "./liasse-data") -> None:
@@ -174,21 +186,21 @@ def _run(settings: Settings, rt: Runtime, host: str, port: int, *, tls: bool,
     # The server is bound and its worker threads run: from here on, a stop request (SIGTERM,
     # Ctrl+C) at any moment, even before serve(), must stop them or the process never exits.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    upkeep = Housekeeping(settings, rt.db)
+    base = server.endpoint.base_url
+    worker = Worker(settings, rt.db, base)
     try:
-        base = server.endpoint.base_url
         print(f"Liasse — {banner[0]}")
         print(f"  Application web          : {base}/")
         print(f"  Lecteur réseau (WebDAV)  : {base}/dav/")
         for line in banner[1:]:
             print(line)
         print("Ctrl+C pour arrêter.", flush=True)
-        upkeep.start()
+        worker.start()
         server.serve()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        upkeep.stop()
+        worker.stop()
         server.stop()
     print("Serveur arrêté.", flush=True)
     return 0
@@ -228,6 +240,9 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.tls:
         _ensure_demo_certificate(path, data, args.host)
     settings = load_settings(path)
+    if args.smtp:
+        settings = dataclasses.replace(settings, smtp=dataclasses.replace(
+            settings.smtp, host=args.smtp[0], port=args.smtp[1], security="none"))
     rt = Runtime(settings, open_database(settings))
     try:
         password_file = data / DEMO_PASSWORD_FILE

@@ -7,7 +7,7 @@ import argparse
 from acl import accounts, companies
 from acl.audit import admin_transaction
 from acl.errors import InvalidInput
-from acl.models import Level, Role, Service
+from acl.models import AlertMode, Level, Role, Service
 from acl.policy import Action, Resource, authorize, folder_level
 from acl.principals import load_principal
 from acl.tree import standard_folders
@@ -63,6 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         cmd = usub.add_parser(name, help=f"{text} un compte")
         cmd.add_argument("login")
         cmd.set_defaults(handler=set_active, active=active)
+
+    alerts = usub.add_parser(
+        "alerts", help="alertes de dépôt par e-mail d'un compte",
+        description="off : aucune ; immediate : un message par dépôt ; digest : les dépôts "
+                    "faits en rafale groupés en un message (par défaut).")
+    alerts.add_argument("login")
+    alerts.add_argument("mode", choices=[m.value for m in AlertMode])
+    alerts.set_defaults(handler=set_alerts)
 
     grant = sub.add_parser(
         "grant", help="accorde ou retire des droits (habilitations)",
@@ -165,6 +173,17 @@ def set_active(rt: Runtime, args: argparse.Namespace) -> int:
         user = accounts.find_user(s, args.login)
         accounts.set_active(s, ctx, user, args.active)
     print(f"Compte « {user.login} » {'réactivé' if args.active else 'désactivé'}.")
+    return 0
+
+
+def set_alerts(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+    with admin_transaction(rt.db, ctx) as s:
+        user = accounts.find_visible_user(s, ctx.principal, args.login)
+        accounts.set_alert_mode(s, ctx, user, AlertMode(args.mode))
+    labels = {"off": "désactivées", "immediate": "immédiates", "digest": "groupées"}
+    print(f"Alertes de « {user.login} » : {labels[args.mode]}.")
     return 0
 
 
