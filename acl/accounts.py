@@ -123,7 +123,7 @@ def create_user(session: Session, ctx: Context, hasher: PasswordHasher, *, login
     return account
 
 
-def _managed(session: Session, ctx: Context, user: User, action: str) -> Principal:
+def require_managed(session: Session, ctx: Context, user: User, action: str) -> Principal:
     target = load_principal(session, user)
     require(delegation.may_manage_user(ctx.principal, target), action=action, target=user.login,
             company_id=user.company_id)
@@ -133,13 +133,13 @@ def _managed(session: Session, ctx: Context, user: User, action: str) -> Princip
 def reset_password(session: Session, ctx: Context, hasher: PasswordHasher, user: User,
                    password: str | None = None) -> str | None:
     """An administrator sets a new password; a generated one must be changed at sign-in."""
-    _managed(session, ctx, user, "user.password_reset")
+    require_managed(session, ctx, user, "user.password_reset")
     generated = None
     if password is None:
         password = generated = generate_password()
     hasher.check(password, login=user.login,
                  company_name=user.company.name if user.company else "")
-    _store_password(user, hasher.hash(password), must_change=generated is not None)
+    store_password(user, hasher.hash(password), must_change=generated is not None)
     record(session, ctx, "user.password_reset", user.login, company_id=user.company_id)
     return generated
 
@@ -156,11 +156,11 @@ def change_own_password(session: Session, ctx: Context, hasher: PasswordHasher, 
         raise InvalidInput("Le nouveau mot de passe doit différer de l'ancien.",
                            field="password")
     hasher.check(new, login=user.login, company_name=user.company.name if user.company else "")
-    _store_password(user, hasher.hash(new), must_change=False)
+    store_password(user, hasher.hash(new), must_change=False)
     record(session, ctx, "user.password_change", user.login, company_id=user.company_id)
 
 
-def _store_password(user: User, hashed: str, *, must_change: bool) -> None:
+def store_password(user: User, hashed: str, *, must_change: bool) -> None:
     user.password_hash = hashed
     user.must_change_password = must_change
     user.credentials_version += 1
@@ -168,7 +168,7 @@ def _store_password(user: User, hashed: str, *, must_change: bool) -> None:
 
 def set_active(session: Session, ctx: Context, user: User, active: bool) -> None:
     action = "user.enable" if active else "user.disable"
-    _managed(session, ctx, user, action)
+    require_managed(session, ctx, user, action)
     user.active = active
     user.credentials_version += 1
     record(session, ctx, action, user.login, company_id=user.company_id)
@@ -177,7 +177,7 @@ def set_active(session: Session, ctx: Context, user: User, active: bool) -> None
 def set_alert_mode(session: Session, ctx: Context, user: User, mode: AlertMode) -> None:
     """Deposit alerts by mail: off, immediate or digest — one's own, or a managed user's."""
     if user.id != ctx.principal.user_id:
-        _managed(session, ctx, user, "user.alerts")
+        require_managed(session, ctx, user, "user.alerts")
     user.alert_mode = mode.value
     record(session, ctx, "user.alerts", user.login, company_id=user.company_id,
            detail={"mode": mode.value})

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from acl.accounts import EMAIL_RE
+from acl.db import as_utc
 from acl.events import events_since
 from acl.models import (
     AlertMode,
@@ -102,7 +103,7 @@ def flush_digests(session: Session, now: datetime, *, quiet: timedelta,
                func.max(PendingAlert.queued_at)).group_by(PendingAlert.recipient_id)).all()
     mailed = 0
     for recipient_id, first, last in per_recipient:
-        first, last = _aware(first), _aware(last)
+        first, last = as_utc(first), as_utc(last)
         if now - last < quiet and now - first < max_hold:
             continue
         user = session.get(User, recipient_id)
@@ -113,12 +114,6 @@ def flush_digests(session: Session, now: datetime, *, quiet: timedelta,
             _mail_pending(session, user, events, base_url)
             mailed += 1
     return mailed
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite aggregates return the stored text
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
 
 
 def _mail_pending(session: Session, user: User, events: list[Event], base_url: str) -> None:
@@ -186,7 +181,7 @@ def compose_alert(cabinet: Cabinet | None, user: User, lines: list[DepositLine],
         for item in items:
             when = item.at.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
             where = _one_line(item.path)
-            link = f"{base_url}/documents/{item.node_id}" if base_url and item.node_id else ""
+            link = f"{base_url}/document/{item.node_id}" if base_url and item.node_id else ""
             text.append(f"  - {where} — déposé par {_one_line(item.depositor)} le {when}"
                         + (f"\n    {link}" if link else ""))
             label = escape(where)

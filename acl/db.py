@@ -53,6 +53,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """An aware UTC datetime from a column value; SQLite aggregates (min, max) bypass the
+    column type and return the stored text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000) -> Engine:
     """An engine for `url`; for SQLite, WAL + foreign keys + busy timeout on every connection."""
     parsed = make_url(url)

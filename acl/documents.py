@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from acl.db import utcnow
+from acl.db import as_utc, utcnow
 from acl.errors import InvalidInput
 from acl.events import record_event
 from acl.models import Company, Download, Node, NodeProperty, NodeVersion, User
@@ -136,11 +136,7 @@ def oldest_document_date(session: Session, node: Node) -> date | None:
     ids = subtree_ids(session, node.id)
     oldest = session.scalar(select(func.min(Node.created_at)).where(
         Node.id.in_(ids), Node.kind == "file"))
-    if oldest is None:
-        return None
-    if isinstance(oldest, str):  # SQLite aggregates return the stored text
-        oldest = datetime.fromisoformat(oldest)
-    return oldest.date()
+    return as_utc(oldest).date() if oldest is not None else None
 
 
 def _event(session: Session, kind: str, location_path: str, node: Node, actor_id: int | None,

@@ -1,33 +1,107 @@
-"""Application factory: `create_app(settings, db)`."""
+"""Application factory: `create_app(settings, db)` — one blueprint per area."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from acl.db import Database
-from acl.models import Cabinet
+from flask import Flask, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from acl.blobs import BlobStore
+from acl.cabinet import get_cabinet
+from acl.db import Database, as_utc
+from acl.errors import Refused
+from acl.passwords import PasswordHasher
 from config.settings import Settings
+from invoicing_web import auth, dashboard
+from invoicing_web.security import (
+    Services,
+    check_csrf,
+    close_db_session,
+    csrf_token,
+    db_session,
+    load_user,
+)
+
+log = logging.getLogger("liasse.web")
+SESSION_HOURS = 8
+PARIS = ZoneInfo("Europe/Paris")
 
 
-def create_app(settings: Settings, db: Database) -> Flask:
+def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None = None) -> Flask:
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.security.session_secret or None
+    tls = bool(settings.server.tls_certificate) if secure_cookies is None else secure_cookies
+    app.config.update(
+        SECRET_KEY=settings.security.session_secret or None,
+        SESSION_COOKIE_NAME="liasse_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=tls,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        MAX_CONTENT_LENGTH=(settings.drive.max_upload_mib * 2**20 * 4) or None,
+    )
+    if not app.config["SECRET_KEY"]:
+        import secrets
 
-    @app.get("/")
-    def home():
-        with db.session() as session:
-            cabinet = session.get(Cabinet, 1)
-            name = cabinet.name if cabinet else "Liasse"
-            colour = cabinet.colour if cabinet else "#1f4e79"
-        return render_template("home.html", cabinet_name=name, colour=colour)
+        # No secret configured: sessions last as long as this process.
+        app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    app.extensions["liasse"] = Services(settings, db, PasswordHasher(settings.security),
+                                        BlobStore(settings.data_dir / "blobs"))
+    app.before_request(load_user)
+    app.before_request(check_csrf)
+    app.teardown_appcontext(close_db_session)
 
-    @app.errorhandler(404)
-    def not_found(_error):
-        return render_template("error.html", message="Page introuvable."), 404
+    @app.context_processor
+    def identity():
+        try:
+            cabinet = get_cabinet(db_session())
+        except Refused:
+            cabinet = None
+        return {"cabinet": cabinet, "csrf_token": csrf_token, "current_user": g.get("user"),
+                "url_map_endpoints": app.view_functions}
 
-    @app.errorhandler(500)
-    def internal_error(_error):
-        return render_template("error.html", message="Erreur interne : l'incident est "
-                                                     "consigné dans le journal."), 500
+    app.add_template_filter(paris_time, "paris")
+
+    for module in (auth, dashboard):
+        app.register_blueprint(module.bp)
+    _register_optional_blueprints(app)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        messages = {400: "Requête invalide.", 401: "Connexion requise.",
+                    403: "Accès refusé.", 404: "Page introuvable.",
+                    405: "Méthode non permise.", 413: "Envoi trop volumineux."}
+        message = error.description if error.code in (400, 403, 413) and \
+            error.description and not error.description.startswith("The ") \
+            else messages.get(error.code, "Erreur.")
+        return render_template("error.html", message=message, code=error.code), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return render_template("error.html", code=500,
+                               message="Erreur interne : l'incident est consigné dans le "
+                                       "journal du serveur."), 500
 
     return app
+
+
+def paris_time(value) -> str:
+    """Stored in UTC, shown in Europe/Paris."""
+    return as_utc(value).astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if value else ""
+
+
+def _register_optional_blueprints(app: Flask) -> None:
+    """Areas added by later work register themselves here when present."""
+    import importlib
+
+    for name in ("documents", "admin"):
+        try:
+            module = importlib.import_module(f"invoicing_web.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"invoicing_web.{name}":
+                raise
+            continue
+        app.register_blueprint(module.bp)

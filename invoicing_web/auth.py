@@ -1,0 +1,97 @@
+"""Sign-in, sign-out, password change, invitations."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+
+from acl import accounts, invitations
+from acl.audit import admin_transaction
+from acl.errors import InvalidInput, NotFound
+from acl.models import User
+from invoicing_web.forms import Form
+from invoicing_web.security import context, login_required, services, sign_in
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("dashboard.home")
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    form = Form.from_request("login")
+    if request.method == "GET":
+        return render_template("login.html", form=form, next=request.args.get("next", ""))
+    password = request.form.get("password", "")
+    svc = services()
+    with svc.db.transaction() as tx:
+        outcome = accounts.authenticate(tx, svc.hasher, form.get("login"), password,
+                                        request.remote_addr or "")
+        user_id = outcome.user.id if outcome.user else None
+    if user_id is None:
+        if outcome.delay:
+            time.sleep(outcome.delay)
+        form.error("_", outcome.reason)
+        return render_template("login.html", form=form, next=request.form.get("next", "")), \
+            429 if outcome.locked_until else 401
+    with svc.db.session() as s:
+        sign_in(s.get(User, user_id))
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/deconnexion")
+def logout():
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/mot-de-passe", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = Form()
+    if request.method == "POST":
+        old = request.form.get("old_password", "")
+        new = request.form.get("password", "")
+        if new != request.form.get("confirmation", ""):
+            form.error("confirmation", "Les deux saisies du nouveau mot de passe diffèrent.")
+        else:
+            svc = services()
+            try:
+                with admin_transaction(svc.db, context()) as tx:
+                    user = tx.get(User, g.user.id)
+                    accounts.change_own_password(tx, context(), svc.hasher, user, old, new)
+                    sign_in(user)
+            except InvalidInput as exc:
+                form.error(exc.field or "password", exc.reason)
+            else:
+                return redirect(url_for("dashboard.home", changed=1))
+    return render_template("password.html", form=form, forced=g.user.must_change_password)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    svc = services()
+    form = Form()
+    try:
+        with svc.db.session() as s:
+            user = s.get(User, invitations.find_valid(s, token).user_id)
+            login = user.login
+    except NotFound as exc:
+        return render_template("error.html", message=exc.reason, code=404), 404
+    if request.method == "POST":
+        try:
+            with svc.db.transaction() as tx:
+                user = invitations.accept(tx, svc.hasher, token,
+                                          request.form.get("password", ""),
+                                          request.form.get("confirmation", ""))
+                sign_in(user)
+        except (InvalidInput, NotFound) as exc:
+            form.error(getattr(exc, "field", "") or "password", exc.reason)
+        else:
+            return redirect(url_for("dashboard.home"))
+    return render_template("invitation.html", form=form, login=login)
