@@ -124,3 +124,44 @@ def require_binary() -> Callable[[str, str], str]:
         return path
 
     return find
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """A headless Debian Chromium page driven by Playwright (never a downloaded browser)."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="Python package playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian package chromium is not installed (/usr/bin/chromium not found)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        context = browser.new_context(accept_downloads=True, locale="fr-FR",
+                                      viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def sign_in(page, server: LiveServer, login: str) -> None:
+    """Fill the sign-in form as a person would."""
+    page.goto(server.base_url + "/connexion")
+    page.get_by_label("Identifiant").fill(login)
+    page.get_by_label("Mot de passe").fill(server.password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/tableau-de-bord")
+
+
+@pytest.fixture
+def browser_sign_in():
+    return sign_in
