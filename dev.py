@@ -3,6 +3,7 @@
 
     python3 dev.py demo [liasse demo options]   set up .venv, run the demo platform
     python3 dev.py test [pytest options]        set up .venv + test tools, run the whole suite
+    python3 dev.py screenshots [DIR]            PNGs of the main pages (desktop and phone)
 
 `test` also installs the Debian packages the end-to-end tests drive (when run as root, with
 apt-get, idempotently) and, when a PostgreSQL server answers on 127.0.0.1:5432 (CI starts it
@@ -131,13 +132,21 @@ def demo(args: list[str]) -> int:
     return run(BIN / "liasse", "demo", *args, cwd=ROOT, check=False).returncode
 
 
+def screenshots(args: list[str]) -> int:
+    ensure_venv("test")
+    ensure_apt_packages()
+    return run(PYTHON, ROOT / "scripts" / "screenshots.py", *args, cwd=ROOT,
+               check=False).returncode
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+    commands = {"demo": demo, "test": test, "screenshots": screenshots}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
     try:
-        return demo(rest) if command == "demo" else test(rest)
+        return commands[command](rest)
     except KeyboardInterrupt:
         return 130
     except subprocess.CalledProcessError as exc:
