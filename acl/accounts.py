@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from acl import delegation, throttle
 from acl.audit import Context, record, require
 from acl.db import utcnow
-from acl.errors import InvalidInput, NotFound
+from acl.errors import InvalidInput, NotFound, PermissionDenied
 from acl.models import (
     AlertMode,
     AuthFailure,
@@ -147,6 +147,9 @@ def reset_password(session: Session, ctx: Context, hasher: PasswordHasher, user:
 def change_own_password(session: Session, ctx: Context, hasher: PasswordHasher, user: User,
                         old: str, new: str) -> None:
     """A user changes their own password: the old one is required."""
+    if not user.active:
+        raise PermissionDenied("Ce compte est désactivé.", action="user.password_change",
+                               target=user.login, company_id=user.company_id)
     ok, _ = hasher.verify(old, user.password_hash)
     if not ok:
         raise InvalidInput("L'ancien mot de passe est incorrect.", field="old_password",

@@ -335,7 +335,7 @@ class Event(Base):
     __tablename__ = "event"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(30), index=True)
+    kind: Mapped[str] = mapped_column(String(80), index=True)
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("company.id", ondelete="CASCADE"), nullable=True, index=True)
     folder: Mapped[str] = mapped_column(String(255), default="")

@@ -94,12 +94,12 @@ def add_company(rt: Runtime, args: argparse.Namespace) -> int:
             interlocuteur_login=args.interlocuteur, interlocuteur_name=args.interlocuteur_name,
             interlocuteur_email=args.interlocuteur_email, interlocuteur_password=password,
             portfolio=portfolio)
-        print(f"Entreprise « {created.company.name} » créée (SIREN {created.company.siren}), "
-              f"dossier « {created.company.folder_name} ».")
-        print(f"Interlocuteur : {created.interlocuteur.user.login}")
-        if created.interlocuteur.initial_password:
-            print(f"Mot de passe initial (à changer à la première connexion) : "
-                  f"{created.interlocuteur.initial_password}")
+    print(f"Entreprise « {created.company.name} » créée (SIREN {created.company.siren}), "
+          f"dossier « {created.company.folder_name} ».")
+    print(f"Interlocuteur : {created.interlocuteur.user.login}")
+    if created.interlocuteur.initial_password:
+        print(f"Mot de passe initial (à changer à la première connexion) : "
+              f"{created.interlocuteur.initial_password}")
     return 0
 
 

@@ -96,11 +96,11 @@ def add_user(rt: Runtime, args: argparse.Namespace) -> int:
         created = accounts.create_user(s, ctx, rt.hasher, login=args.login,
                                        display_name=args.name, role=args.role,
                                        email=args.email, company=company, password=password)
-        print(f"Compte « {created.user.login} » ({args.role.value}) créé, sans aucun droit "
-              "pour l'instant.")
-        if created.initial_password:
-            print(f"Mot de passe initial (à changer à la première connexion) : "
-                  f"{created.initial_password}")
+    print(f"Compte « {created.user.login} » ({args.role.value}) créé, sans aucun droit "
+          "pour l'instant.")
+    if created.initial_password:
+        print(f"Mot de passe initial (à changer à la première connexion) : "
+              f"{created.initial_password}")
     return 0
 
 
