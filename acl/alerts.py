@@ -65,7 +65,7 @@ def recipients_for(session: Session, event: Event) -> list[User]:
 
 def _deliverable(user: User) -> bool:
     if not user.email:
-        log.info("alert not mailed to %s: no e-mail address", user.login)
+        log.warning("alert not mailed to %s: no e-mail address", user.login)
         return False
     if not EMAIL_RE.match(user.email):
         log.warning("alert not mailed to %s: invalid e-mail address", user.login)

@@ -14,7 +14,7 @@ import smtplib
 import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -34,7 +34,10 @@ def build_message(message: OutboxMessage, smtp: SmtpSettings, cabinet_name: str)
     mail["Subject"] = " ".join(message.subject.split())  # no header injection
     domain = (smtp.sender.rsplit("@", 1)[-1].strip("> ") if "@" in smtp.sender
               else "liasse.localhost")
-    mail["Message-ID"] = make_msgid(idstring=f"outbox{message.id}", domain=domain)
+    # The same on every attempt (make_msgid is random), so a receiving system can drop the
+    # copy of a mail resent after a crash between the server's acceptance and our record.
+    stamp = message.created_at.strftime("%Y%m%d%H%M%S") if message.created_at else "0"
+    mail["Message-ID"] = f"<liasse.outbox{message.id}.{stamp}@{domain}>"
     mail.set_content(message.text_body)
     if message.html_body:
         mail.add_alternative(message.html_body, subtype="html")

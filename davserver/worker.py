@@ -49,8 +49,11 @@ class Election:
             except Exception:  # the connection died, and the lock with it
                 self.release()
         connection = self.db.engine.connect()
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                 {"k": ADVISORY_KEY}).scalar()
+        # Advisory locks are per database: the schema in the key keeps two installations
+        # that share one database in separate schemas from electing a single sender.
+        got = connection.execute(text(
+            "SELECT pg_try_advisory_lock(:k, hashtext(coalesce(current_schema(), '')))"),
+            {"k": ADVISORY_KEY}).scalar()
         connection.commit()
         if got:
             self._connection = connection
@@ -73,6 +76,11 @@ class Election:
     def release(self) -> None:
         if self._connection is not None:
             try:
+                # Unlock before the connection goes back to the pool, where it lives on.
+                self._connection.execute(text(
+                    "SELECT pg_advisory_unlock(:k, hashtext(coalesce(current_schema(), '')))"),
+                    {"k": ADVISORY_KEY})
+                self._connection.commit()
                 self._connection.close()
             except Exception:
                 log.debug("closing the election connection failed", exc_info=True)
