@@ -89,14 +89,19 @@ class CompanyInput:
     contact_phone: str = ""
 
 
-def validate_company(session: Session, data: CompanyInput) -> CompanyInput:
+def validate_company(session: Session, data: CompanyInput,
+                     company_id: int | None = None) -> CompanyInput:
+    """Check and normalise; `company_id`: the company being edited (its own SIREN is free)."""
     name = " ".join(data.name.split())
     if not name:
         raise InvalidInput("La raison sociale est obligatoire.", field="name")
     if len(name) > 200:
         raise InvalidInput("La raison sociale ne peut dépasser 200 caractères.", field="name")
     siren = check_siren(data.siren)
-    if session.scalars(select(Company.id).where(Company.siren == siren)).first() is not None:
+    same_siren = select(Company.id).where(Company.siren == siren)
+    if company_id is not None:
+        same_siren = same_siren.where(Company.id != company_id)
+    if session.scalars(same_siren).first() is not None:
         raise InvalidInput(f"Une entreprise de SIREN {siren} existe déjà.", field="siren")
     return CompanyInput(
         name=name, siren=siren, legal_form=data.legal_form.strip()[:50],
@@ -135,6 +140,29 @@ def create_company(session: Session, ctx: Context, hasher: PasswordHasher,
            detail={"siren": company.siren, "interlocuteur": account.user.login,
                    "portefeuille": portfolio.name if portfolio else ""})
     return NewCompany(company, account)
+
+
+EDITABLE_FIELDS = ("name", "siren", "legal_form", "address", "vat_regime", "fiscal_year_end",
+                   "contact_name", "contact_email", "contact_phone")
+
+
+def update_company(session: Session, ctx: Context, company: Company,
+                   data: CompanyInput) -> dict[str, str]:
+    """Edit a company's fields (not its drive folder name, nor its protection date: see
+    `set_protection_date`). Returns the changed fields."""
+    require(delegation.may_edit_company(ctx.principal, company.id), action="company.update",
+            target=company.name, company_id=company.id)
+    data = validate_company(session, data, company_id=company.id)
+    changes = {}
+    for name in EDITABLE_FIELDS:
+        value = getattr(data, name)
+        if getattr(company, name) != value:
+            changes[name] = value
+            setattr(company, name, value)
+    if changes:
+        record(session, ctx, "company.update", company.name, company_id=company.id,
+               detail=changes)
+    return changes
 
 
 def find_company(session: Session, principal: Principal, ref: str) -> Company:
