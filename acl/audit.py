@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from acl.db import Database
 from acl.errors import PermissionDenied, Refused
 from acl.events import ACCOUNT_PREFIX, record_event
-from acl.models import AuditEntry
+from acl.models import AuditEntry, Role
 from acl.policy import Decision, Principal
 
 # Administrative acts that also go to the event stream (feeds, dashboards).
@@ -74,11 +74,16 @@ def admin_transaction(db: Database, ctx: Context) -> Iterator[Session]:
         raise
 
 
-def query_entries(session: Session, *, actor: str | None = None, action: str | None = None,
+def query_entries(session: Session, reader: Principal, *, actor: str | None = None,
+                  action: str | None = None,
                   company_id: int | None = None, since: datetime | None = None,
                   until: datetime | None = None, outcome: str | None = None,
                   limit: int = 200) -> list[AuditEntry]:
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if reader.role != Role.CORRESPONDANT:
+        # An associé reads what concerns the companies of his portfolios, and his own acts.
+        stmt = stmt.where(AuditEntry.company_id.in_(reader.portfolio_company_ids)
+                          | (AuditEntry.actor_id == reader.user_id))
     if actor:
         stmt = stmt.where(AuditEntry.actor_login == actor.lower())
     if action:

@@ -1126,7 +1126,7 @@ def audit():
     entries: list[AuditEntry] = []
     if form.ok:
         entries = query_entries(
-            session, actor=form.get("actor") or None, action=form.get("action") or None,
+            session, p, actor=form.get("actor") or None, action=form.get("action") or None,
             company_id=company_id, since=_start_of(since) if since else None,
             until=_start_of(until + timedelta(days=1)) if until else None,
             outcome="refused" if form.get("refused") else None, limit=AUDIT_LIMIT)

@@ -37,7 +37,7 @@ def show_audit(rt: Runtime, args: argparse.Namespace) -> int:
         company_id = companies.find_company(s, ctx.principal, args.company).id \
             if args.company else None
         entries = query_entries(
-            s, actor=args.actor, action=args.action, company_id=company_id,
+            s, ctx.principal, actor=args.actor, action=args.action, company_id=company_id,
             since=_start_of(args.since) if args.since else None,
             until=_start_of(args.until + timedelta(days=1)) if args.until else None,
             outcome="refused" if args.refused else None, limit=max(1, args.limit))
