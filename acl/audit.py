@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from acl.db import Database
 from acl.errors import PermissionDenied, Refused
 from acl.events import ACCOUNT_PREFIX, record_event
-from acl.models import AuditEntry, Role
+from acl.models import AuditEntry, Generation, Role
 from acl.policy import Decision, Principal
 
 # Administrative acts that also go to the event stream (feeds, dashboards).
@@ -46,11 +46,22 @@ def record(session: Session, ctx: Context, action: str, target: str = "", *,
         outcome=outcome, target=target[:300], company_id=company_id, detail=detail or "",
         address=ctx.address[:100])
     session.add(entry)
+    if outcome == "ok":
+        bump_rights_generation(session)
     if outcome == "ok" and action.split(".")[0] in ACCOUNT_EVENTS:
         record_event(session, ACCOUNT_PREFIX + action, company_id=company_id, folder="",
                      node_id=None, path=target[:300], actor_id=ctx.principal.user_id,
                      detail={} if not isinstance(detail, str) else {"detail": detail})
     return entry
+
+
+RIGHTS = "rights"
+
+
+def bump_rights_generation(session: Session) -> None:
+    """Every administrative act may change who sees what: caches of rights start over."""
+    session.execute(update(Generation).where(Generation.name == RIGHTS)
+                    .values(value=Generation.value + 1))
 
 
 def require(decision: Decision, *, action: str, target: str = "",

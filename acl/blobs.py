@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -86,3 +87,42 @@ class BlobStore:
 
     def all_hashes(self) -> set[str]:
         return {p.name for p in self.root.glob("??/??/*") if p.is_file()}
+
+
+class DownloadStream:
+    """Wraps a blob; on close, reports (bytes sent, complete) to record the receipt.
+
+    WsgiDAV (request_server `_send_resource`) and WSGI servers running the web app (PEP 3333:
+    the iterable's close) always close the stream, also when the client disconnects, so close
+    is the one place to record it.
+    """
+
+    def __init__(self, stream: BinaryIO, size: int, *,
+                 on_close: Callable[[int, bool], None], partial: bool) -> None:
+        self._stream = stream
+        self._size = size
+        self._on_close = on_close
+        self._partial = partial
+        self._sent = 0
+        self._closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._sent += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if offset:
+            self._partial = True
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stream.close()
+        complete = not self._partial and self._sent >= self._size
+        self._on_close(self._sent, complete)

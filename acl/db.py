@@ -63,18 +63,26 @@ def as_utc(value: datetime | str | None) -> datetime | None:
     return value
 
 
-def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000) -> Engine:
-    """An engine for `url`; for SQLite, WAL + foreign keys + busy timeout on every connection."""
+def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000,
+                connections: int = 16) -> Engine:
+    """An engine for `url`; for SQLite, WAL + foreign keys + busy timeout on every connection.
+
+    `connections` should cover the server's threads: a request holds one connection until
+    its response is sent and may open a second for a write (a receipt, a commit).
+    """
+    pool = {"pool_size": connections, "max_overflow": connections, "pool_timeout": 60}
     parsed = make_url(url)
     if password and parsed.password is None and not parsed.drivername.startswith("sqlite"):
         parsed = parsed.set(password=password)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if not parsed.drivername.startswith("sqlite"):
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, **pool)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    if parsed.database in (None, "", ":memory:"):
+        pool = {}
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -82,6 +90,9 @@ def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000) -
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit survives a crash of the process; only a power cut may lose
+        # the last commits, never corrupt the base (sqlite.org/wal.html, "Durability").
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()

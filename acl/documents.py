@@ -20,7 +20,7 @@ from acl.db import as_utc, utcnow
 from acl.errors import InvalidInput
 from acl.events import record_event
 from acl.models import Company, Download, Node, NodeProperty, NodeVersion, User
-from acl.policy import Resource
+from acl.policy import Action, Decision, Principal, Resource, authorize
 
 # Finder, Windows and Office helper files: accepted so those clients keep working, but they
 # raise no receipt, no event and no alert (sabre.io Finder page; ../shared/DESIGN.md).
@@ -253,6 +253,33 @@ def location_of(session: Session, node: Node) -> Location:
     while nodes[-1].parent_id is not None:
         nodes.append(session.get(Node, nodes[-1].parent_id))
     return Location(session.get(Company, node.company_id), tuple(reversed(nodes)))
+
+
+def live_location(session: Session, node_id: int) -> Location | None:
+    """The location of a node that is live with every ancestor, or None."""
+    node = session.get(Node, node_id)
+    if node is None:
+        return None
+    location = location_of(session, node)
+    if any(n.deleted_at is not None for n in location.nodes):
+        return None
+    return location
+
+
+def authorize_subtree_write(session: Session, principal: Principal,
+                            location: Location) -> Decision:
+    """Writing (deleting, moving, renaming) a node also writes every document under it: a
+    folder holding a document older than the protection date is as read-only as it."""
+    decision = authorize(principal, Action.WRITE, location.resource())
+    protection = location.company.protection_date
+    if not decision or protection is None or location.node.kind != "folder":
+        return decision
+    oldest = oldest_document_date(session, location.node)
+    if oldest is None:
+        return decision
+    return authorize(principal, Action.WRITE, Resource(
+        location.company.id, location.company.is_active, protection, location.folder,
+        document_date=oldest))
 
 
 def restore(session: Session, node: Node, actor_id: int | None) -> Node:

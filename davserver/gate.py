@@ -25,12 +25,17 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
+from sqlalchemy import select
+
 from acl.accounts import authenticate
+from acl.audit import RIGHTS
 from acl.db import Database
-from acl.models import User
+from acl.models import Generation, User
 from acl.passwords import PasswordHasher
+from acl.policy import Principal
 from acl.principals import load_principal
 from config.names import InvalidName, check_segment
 
@@ -39,6 +44,7 @@ log = logging.getLogger("liasse.drive")
 MAX_XML_BODY = 1024 * 1024
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 REALM = "Liasse"
+MAX_LOGIN = 64  # acl.accounts.LOGIN_RE
 ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
 
 
@@ -102,6 +108,15 @@ def destination_problem(environ: dict) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Account:
+    """The signed-in account, as the drive needs it."""
+
+    id: int
+    login: str
+    side: str
+
+
 class CredentialCache:
     """Recently verified credentials: HMAC(login, password) -> (user id, version, expiry)."""
 
@@ -155,8 +170,10 @@ def _credentials(header: str) -> tuple[str, str] | None:
     if ":" not in text:
         return None
     login, password = text.split(":", 1)
-    login = login.rsplit("\\", 1)[-1]  # Windows may send DOMAIN\user (sabre.io windows.md)
-    return login.strip(), password
+    login = login.rsplit("\\", 1)[-1].strip()  # Windows may send DOMAIN\user (sabre.io windows.md)
+    if len(login) > MAX_LOGIN:  # no such account, and its throttle key would not fit
+        return None
+    return login, password
 
 
 class DriveGate:
@@ -166,6 +183,8 @@ class DriveGate:
         self.db = db
         self.hasher = hasher
         self.cache = CredentialCache(auth_cache_seconds)
+        self._principals: dict[int, tuple[tuple[int, int, int], Account, Principal]] = {}
+        self._principals_lock = threading.Lock()
         self.max_upload_bytes = max_upload_bytes
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -181,15 +200,14 @@ class DriveGate:
         session = self.db.session()
         environ["liasse.session"] = session
         try:
-            user = self._authenticate(environ, session)
-            if user is None:
+            identity = self._identify(environ, session)
+            if identity is None:
                 session.close()
                 return _plain(start_response, "401 Unauthorized",
                               "Identifiant ou mot de passe requis.",
                               [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')])
-            environ["liasse.user"] = user
-            environ["liasse.principal"] = load_principal(session, user)
-            environ["wsgidav.auth.user_name"] = user.login
+            environ["liasse.user"], environ["liasse.principal"] = identity
+            environ["wsgidav.auth.user_name"] = identity[0].login
             environ["wsgidav.auth.realm"] = REALM
             result = self.app(environ, start_response)
         except BaseException:
@@ -241,17 +259,18 @@ class DriveGate:
         environ["CONTENT_LENGTH"] = str(len(body))
         return None
 
-    def _authenticate(self, environ: dict, session) -> User | None:
+    def _identify(self, environ: dict, session) -> tuple[Account, Principal] | None:
+        """The signed-in account and its rights, or None (401)."""
         credentials = _credentials(environ.get("HTTP_AUTHORIZATION", ""))
         if credentials is None:
             return None
         login, password = credentials
         cached = self.cache.get(login, password)
         if cached is not None:
-            user = session.get(User, cached[0])
-            if user is not None and user.active and user.credentials_version == cached[1]:
-                return user
-            self.cache.drop(login, password)
+            identity = self._identity(session, *cached)
+            if identity is not None:
+                return identity
+            self.cache.drop(login, password)  # password changed or account disabled
         address = environ.get("REMOTE_ADDR", "")
         with self.db.transaction() as tx:
             outcome = authenticate(tx, self.hasher, login, password, address)
@@ -264,7 +283,30 @@ class DriveGate:
                 time.sleep(outcome.delay)
             return None
         self.cache.put(login, password, user_id, version)
-        return session.get(User, user_id)
+        return self._identity(session, user_id, version)
+
+    def _identity(self, session, user_id: int,
+                  credentials_version: int) -> tuple[Account, Principal] | None:
+        """One query checks the account and the rights generation; the principal is loaded
+        again only when an administrative act has happened since (acl.audit)."""
+        generation = select(Generation.value).where(Generation.name == RIGHTS).scalar_subquery()
+        row = session.execute(
+            select(User.login, User.side, User.active, User.credentials_version,
+                   generation.label("value")).where(User.id == user_id)).one_or_none()
+        if row is None or not row.active or row.credentials_version != credentials_version:
+            return None
+        key = (user_id, credentials_version, row.value)
+        with self._principals_lock:
+            cached = self._principals.get(user_id)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        account = Account(user_id, row.login, row.side)
+        principal = load_principal(session, session.get(User, user_id))
+        with self._principals_lock:
+            if len(self._principals) > 10000:
+                self._principals.clear()
+            self._principals[user_id] = (key, account, principal)
+        return account, principal
 
 
 def _close_if_unread(body, start_response: Callable) -> Callable:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
     HTTP_FORBIDDEN,
@@ -22,12 +23,14 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.util import get_uri_name, get_uri_parent
 
 from acl import documents
+from acl.blobs import DownloadStream
 from acl.documents import Location
 from acl.errors import InvalidInput
 from acl.models import Node, NodeProperty, User
 from acl.policy import Action, Decision, Principal, Resource, authorize
 from config.names import InvalidName, check_segment
-from davserver.transfer import DownloadStream, UploadWriter
+from davserver.receipts import Receipt
+from davserver.transfer import UploadWriter
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -119,14 +122,11 @@ class _NodeMixin:
 
     def _require_write_subtree(self) -> None:
         """Writing (deleting, moving) a node also writes every document under it."""
-        self._require(Action.WRITE)
-        protection = self.location.company.protection_date
-        if protection is not None and self.node.kind == "folder":
-            oldest = documents.oldest_document_date(self._session(), self.node)
-            if oldest is not None:
-                self._require(Action.WRITE, Resource(
-                    self.location.company.id, self.location.company.is_active, protection,
-                    self.location.folder, document_date=oldest))
+        principal, _ = _ctx(self.environ)
+        decision = documents.authorize_subtree_write(self._session(), principal,
+                                                     self.location)
+        if not decision:
+            raise _deny(decision)
 
     def get_creation_date(self):
         return self.node.created_at.timestamp()
@@ -316,6 +316,8 @@ class NodeCollection(_NodeMixin, DAVCollection):
                                         _ctx(self.environ)[1].id)
             except InvalidInput as exc:
                 raise DAVError(405, exc.reason) from None
+            except IntegrityError:  # PostgreSQL: created meanwhile by a parallel MKCOL
+                raise DAVError(405, f"« {name} » existe déjà.") from None
         self.provider.forget(self.environ)
         return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}", self.environ)
 
@@ -365,14 +367,12 @@ class DocumentResource(_NodeMixin, DAVNonCollection):
                               partial=bool(self.environ.get("HTTP_RANGE")))
 
     def _record_download(self, bytes_sent: int, complete: bool) -> None:
+        if self.node.is_client_file:
+            return  # Finder, Explorer and Office helper files leave no receipt
         _, user = _ctx(self.environ)
-        client = self.environ.get("HTTP_USER_AGENT", "")
-        with self.provider.db.transaction() as tx:
-            node = tx.get(Node, self.node.id)
-            if node is not None:
-                documents.record_download(tx, node, tx.get(User, user.id),
-                                          bytes_sent=bytes_sent, complete=complete,
-                                          client=client)
+        self.provider.receipts.record(Receipt(
+            self.node.id, user.id, bytes_sent, complete,
+            self.environ.get("HTTP_USER_AGENT", "")[:200]))
 
     def begin_write(self, *, content_type=None):
         self._require(Action.WRITE)
@@ -426,12 +426,19 @@ class PendingDocument(DocumentResource):
             writer.discard()
             return
         sha, size = writer.commit()
-        with self.provider.db.transaction() as tx:
-            parent = self.provider.relocate(tx, self.parent)
-            existing = documents.live_child(tx, parent.node.id, self.name_)
-            if existing is not None and existing.kind != "file":
-                raise DAVError(405, "Un dossier porte déjà ce nom.")
-            self._stored = documents.store_body(tx, parent, self.name_, sha, size,
-                                                _ctx(self.environ)[1].id, existing=existing)
-            self.location = Location(parent.company, (*parent.nodes, self._stored))
+        for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
+            try:                # then this body becomes its new version
+                with self.provider.db.transaction() as tx:
+                    parent = self.provider.relocate(tx, self.parent)
+                    existing = documents.live_child(tx, parent.node.id, self.name_)
+                    if existing is not None and existing.kind != "file":
+                        raise DAVError(405, "Un dossier porte déjà ce nom.")
+                    self._stored = documents.store_body(tx, parent, self.name_, sha, size,
+                                                        _ctx(self.environ)[1].id,
+                                                        existing=existing)
+                    self.location = Location(parent.company, (*parent.nodes, self._stored))
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
         self.provider.forget(self.environ)

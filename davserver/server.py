@@ -103,6 +103,9 @@ class LiasseServer:
                  certificate: Path | None = None, private_key: Path | None = None) -> None:
         self._server = wsgi.Server((host, port), app, numthreads=threads,
                                    server_name="Liasse")
+        # cheroot's default (10 waiting keep-alive connections) resets the connections of a
+        # busy client pool (32 WebDAV clients, Explorer's bursts); idle ones still time out.
+        self._server.keep_alive_conn_limit = None
         tls = certificate is not None and private_key is not None
         if tls:
             try:

@@ -1,9 +1,8 @@
-"""Streams of the drive: uploads bounded by size and quota, downloads that leave a receipt."""
+"""Uploads of the drive, bounded by size and quota (downloads: `acl.blobs.DownloadStream`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import BinaryIO
+from collections.abc import Iterable
 
 from wsgidav.dav_error import DAVError
 
@@ -46,41 +45,3 @@ class UploadWriter:
 
     def discard(self) -> None:
         self._writer.discard()
-
-
-class DownloadStream:
-    """Wraps a blob; on close, reports (bytes sent, complete) to record the receipt.
-
-    WsgiDAV reads the body in blocks and always closes the stream, also when the client
-    disconnects (request_server `_send_resource`), so close is the one place to record it.
-    """
-
-    def __init__(self, stream: BinaryIO, size: int, *,
-                 on_close: Callable[[int, bool], None], partial: bool) -> None:
-        self._stream = stream
-        self._size = size
-        self._on_close = on_close
-        self._partial = partial
-        self._sent = 0
-        self._closed = False
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        self._sent += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if offset:
-            self._partial = True
-        return self._stream.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._stream.tell()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stream.close()
-        complete = not self._partial and self._sent >= self._size
-        self._on_close(self._sent, complete)

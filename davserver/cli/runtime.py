@@ -39,7 +39,8 @@ def settings_path(args: argparse.Namespace) -> Path:
 
 def open_database(settings: Settings) -> Database:
     engine = make_engine(settings.database.url, password=settings.database.password,
-                         busy_timeout_ms=settings.database.busy_timeout_ms)
+                         busy_timeout_ms=settings.database.busy_timeout_ms,
+                         connections=settings.server.threads + 4)
     upgrade_schema(engine)
     return Database(engine)
 
