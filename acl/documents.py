@@ -21,6 +21,7 @@ from acl.errors import InvalidInput
 from acl.events import record_event
 from acl.models import Company, Download, Node, NodeProperty, NodeVersion, User
 from acl.policy import Action, Decision, Principal, Resource, authorize
+from acl.tree import company_root
 
 # Finder, Windows and Office helper files: accepted so those clients keep working, but they
 # raise no receipt, no event and no alert (sabre.io Finder page; ../shared/DESIGN.md).
@@ -74,19 +75,24 @@ def live_child(session: Session, parent_id: int, name: str) -> Node | None:
         Node.parent_id == parent_id, Node.name == name, Node.deleted_at.is_(None))).one_or_none()
 
 
-def resolve(session: Session, company: Company, segments: list[str]) -> Location | None:
-    """The live nodes along `segments` below the company's root, or None."""
-    root = session.scalars(select(Node).where(
-        Node.company_id == company.id, Node.parent_id.is_(None))).one()
-    nodes = [root]
-    for name in segments:
-        if nodes[-1].kind == "file":
-            return None
-        found = live_child(session, nodes[-1].id, name)
-        if found is None:
-            return None
-        nodes.append(found)
-    return Location(company, tuple(nodes))
+def resolve(session: Session, company: Company, segments: list[str], *,
+            root: Node | None = None) -> Location | None:
+    """The live nodes along `segments` below the company's root, or None: one query, a join
+    per segment (a drive request resolves its path several times)."""
+    root = root if root is not None else company_root(session, company.id)
+    if not segments:
+        return Location(company, (root,))
+    steps = [aliased(Node) for _ in segments]
+    conditions = []
+    parent_id = root.id
+    for step, name in zip(steps, segments, strict=True):
+        conditions += [step.parent_id == parent_id, step.name == name,
+                       step.deleted_at.is_(None)]
+        parent_id = step.id
+    row = session.execute(select(*steps).where(*conditions)).first()
+    if row is None or any(node.kind == "file" for node in row[:-1]):
+        return None
+    return Location(company, (root, *row))
 
 
 def live_children(session: Session, parent_id: int) -> list[Node]:

@@ -59,7 +59,9 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
         "verbose": 1,
         "logging": {"enable": False},
     }
-    logging.getLogger("wsgidav").setLevel(logging.WARNING)
+    wsgidav_log = logging.getLogger("wsgidav")
+    wsgidav_log.setLevel(logging.WARNING)
+    wsgidav_log.propagate = True  # WsgiDAV hides its errors (a 500's traceback) otherwise
     return DriveGate(WsgiDAVApp(config), db, hasher,
                      auth_cache_seconds=drive.auth_cache_seconds,
                      max_upload_bytes=limits.max_upload_bytes or 0)

@@ -267,7 +267,7 @@ class DriveGate:
         login, password = credentials
         cached = self.cache.get(login, password)
         if cached is not None:
-            identity = self._identity(session, *cached)
+            identity = self._identity(environ, session, *cached)
             if identity is not None:
                 return identity
             self.cache.drop(login, password)  # password changed or account disabled
@@ -283,9 +283,9 @@ class DriveGate:
                 time.sleep(outcome.delay)
             return None
         self.cache.put(login, password, user_id, version)
-        return self._identity(session, user_id, version)
+        return self._identity(environ, session, user_id, version)
 
-    def _identity(self, session, user_id: int,
+    def _identity(self, environ: dict, session, user_id: int,
                   credentials_version: int) -> tuple[Account, Principal] | None:
         """One query checks the account and the rights generation; the principal is loaded
         again only when an administrative act has happened since (acl.audit)."""
@@ -295,6 +295,7 @@ class DriveGate:
                    generation.label("value")).where(User.id == user_id)).one_or_none()
         if row is None or not row.active or row.credentials_version != credentials_version:
             return None
+        environ["liasse.generation"] = row.value
         key = (user_id, credentials_version, row.value)
         with self._principals_lock:
             cached = self._principals.get(user_id)

@@ -8,6 +8,7 @@ request, since WsgiDAV asks for the same path several times.
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -23,6 +24,7 @@ from acl.db import Database
 from acl.documents import Location
 from acl.models import Company, Node, User
 from acl.policy import Action, Resource, authorize
+from acl.tree import company_root
 from config.names import normalize_segment
 from davserver import propfind
 from davserver.receipts import ReceiptRecorder
@@ -48,6 +50,8 @@ class LiasseProvider(DAVProvider):
         self.blobs = blobs
         self.limits = limits
         self.receipts = ReceiptRecorder(db)
+        self._companies: dict[str, tuple[int, Company | None, Node | None]] = {}
+        self._companies_lock = threading.Lock()
 
     def is_readonly(self) -> bool:
         return False
@@ -67,17 +71,38 @@ class LiasseProvider(DAVProvider):
             return DriveRoot(self, environ)
         session: Session = environ["liasse.session"]
         principal = environ["liasse.principal"]
-        company = documents.company_by_folder_name(session, segments[0])
+        company, root = self._company(environ, segments[0])
         if company is None or not authorize(principal, Action.READ,
                                             Resource(company.id, company.is_active)):
             return None  # another company's path answers like a missing one
-        location = documents.resolve(session, company, segments[1:])
+        location = documents.resolve(session, company, segments[1:], root=root)
         if location is None:
             return None
         if len(location.nodes) > 1 and not authorize(principal, Action.READ,
                                                      location.resource()):
             return None
         return self.wrap(path, environ, location)
+
+    def _company(self, environ: dict, folder_name: str) -> tuple[Company | None, Node | None]:
+        """A company and its root node by drive folder name. Both change only through an
+        administrative act, which bumps the rights generation: cached until then."""
+        generation = environ.get("liasse.generation")
+        with self._companies_lock:
+            cached = self._companies.get(folder_name)
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1], cached[2]
+        session: Session = environ["liasse.session"]
+        company = documents.company_by_folder_name(session, folder_name)
+        root = company_root(session, company.id) if company is not None else None
+        for row in (company, root):
+            if row is not None:  # shared between requests: never expired with a session
+                session.expunge(row)
+        if generation is not None:
+            with self._companies_lock:
+                if len(self._companies) > 10000:
+                    self._companies.clear()
+                self._companies[folder_name] = (generation, company, root)
+        return company, root
 
     def wrap(self, path: str, environ: dict, location: Location):
         if location.node.kind == "file":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,9 +118,17 @@ class LiasseServer:
         self.endpoint = Endpoint(bound_host, bound_port, tls)
 
     def serve(self) -> None:
-        """Serve until stopped (SIGINT / SIGTERM are turned into a clean stop)."""
+        """Serve until stopped (SIGINT / SIGTERM are turned into a clean stop).
+
+        cheroot's loop runs in a thread of its own, so that the stop request the signal
+        handlers raise in the main thread lands in this wait: raised inside cheroot's loop,
+        it could interrupt the hand-over of a connection to a worker (a queue notify), lose
+        that worker's wake-up, and leave stop() waiting for it forever."""
+        loop = threading.Thread(target=self._server.serve, name="liasse-http", daemon=True)
         try:
-            self._server.serve()
+            loop.start()
+            while loop.is_alive():
+                loop.join(0.5)
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
