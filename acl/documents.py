@@ -9,11 +9,12 @@ blob store when a node row points at them, so a failed commit leaves at most an 
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from acl.db import as_utc, utcnow
@@ -82,17 +83,25 @@ def resolve(session: Session, company: Company, segments: list[str], *,
     root = root if root is not None else company_root(session, company.id)
     if not segments:
         return Location(company, (root,))
-    steps = [aliased(Node) for _ in segments]
-    conditions = []
-    parent_id = root.id
-    for step, name in zip(steps, segments, strict=True):
-        conditions += [step.parent_id == parent_id, step.name == name,
-                       step.deleted_at.is_(None)]
-        parent_id = step.id
-    row = session.execute(select(*steps).where(*conditions)).first()
+    params = {"root_id": root.id, **{f"name_{i}": name for i, name in enumerate(segments)}}
+    row = session.execute(_path_query(len(segments)), params).first()
     if row is None or any(node.kind == "file" for node in row[:-1]):
         return None
     return Location(company, (root, *row))
+
+
+@functools.cache
+def _path_query(depth: int):
+    """SELECT of the nodes along a path of `depth` names below a root (built once per depth:
+    building aliases and compiling them costs more than running the query)."""
+    steps = [aliased(Node, name=f"step_{i}") for i in range(depth)]
+    conditions = []
+    parent_id = bindparam("root_id")
+    for i, step in enumerate(steps):
+        conditions += [step.parent_id == parent_id, step.name == bindparam(f"name_{i}"),
+                       step.deleted_at.is_(None)]
+        parent_id = step.id
+    return select(*steps).where(*conditions)
 
 
 def live_children(session: Session, parent_id: int) -> list[Node]:
