@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,12 +22,19 @@ class Counter:
     locked_until: datetime | None
 
 
+def _bounded(prefix: str, value: str) -> str:
+    """Keys fit the column whatever a client sends: long values are hashed."""
+    if len(value) > 150:
+        value = "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+    return f"{prefix}:{value}"
+
+
 def login_key(login: str) -> str:
-    return f"login:{login.strip().lower()}"
+    return _bounded("login", login.strip().lower())
 
 
 def address_key(address: str) -> str:
-    return f"addr:{address}"
+    return _bounded("addr", address)
 
 
 def is_stale(counter: Counter, now: datetime, policy: SecuritySettings) -> bool:

@@ -89,6 +89,8 @@ def start_server(settings_path: Path, password: str = "",
             return LiveServer(process, url, output, password)
     process.kill()
     process.wait(timeout=10)
+    if process.stdout:
+        process.stdout.close()
     raise RuntimeError("liasse serve did not start:\n" + "".join(output))
 
 

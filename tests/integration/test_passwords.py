@@ -355,3 +355,10 @@ def test_a_failed_sign_in_does_not_upgrade_the_hash(demo, hasher, hasher_with):
         s.scalars(select(User).where(User.login == "martin")).one().password_hash = old_hash
     assert sign_in(demo, hasher, "martin", WRONG).user is None
     assert stored(demo, "martin").password_hash == old_hash
+
+
+def test_an_endless_login_is_refused_not_a_crash(demo, hasher):
+    """A 5,000-character login (a hostile form) gives the usual refusal on every database."""
+    with demo.transaction() as s:
+        outcome = accounts.authenticate(s, hasher, "x" * 5000, "whatever", "127.0.0.1")
+    assert outcome.user is None and outcome.reason == "Identifiant ou mot de passe incorrect."

@@ -1,0 +1,381 @@
+"""Hostile and broken input against a real server: answered with a 4xx and a reason, never a
+500 or a hang, and nothing stored.
+
+Raw requests go through http.client (which sends the path as given: no `..` folding) or a
+plain socket where the body must be sent after the server may already have answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import http.client
+import socket
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from acl.models import Event, Node, NodeProperty
+
+pytestmark = pytest.mark.e2e
+
+BAKERY = "Boulangerie Martin"
+ACHATS = "/dav/" + quote(BAKERY) + "/Achats"
+INVOICE = quote("Facture Moulin Giraud octobre.pdf")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+class Dav:
+    """One keep-alive connection; targets are sent exactly as written."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(base_url)
+        self.address = (parts.hostname, parts.port)
+        self.connection = http.client.HTTPConnection(*self.address, timeout=60)
+        self.auth = headers
+
+    def __call__(self, method: str, target: str, body=None,
+                 headers: dict[str, str] | None = None, **kwargs) -> Reply:
+        self.connection.request(method, target, body=body,
+                                headers={**self.auth, **(headers or {})}, **kwargs)
+        response = self.connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@pytest.fixture
+def client() -> Iterator[Callable]:
+    """`client(server, user="expert", headers=None)`; closed at the end of the test."""
+    opened: list[Dav] = []
+
+    def open_as(server, user: str = "expert", headers: dict[str, str] | None = None) -> Dav:
+        dav = Dav(server.base_url, basic(user, server.password) if headers is None else headers)
+        opened.append(dav)
+        return dav
+
+    yield open_as
+    for dav in opened:
+        dav.close()
+
+
+def stored(db) -> tuple:
+    """Nodes, properties and events: what a refused request must leave as it was."""
+    with db.session() as session:
+        return (tuple(session.execute(select(Node.id, Node.name, Node.sha256, Node.deleted_at)
+                                      .order_by(Node.id)).all()),
+                tuple(session.execute(select(NodeProperty.node_id, NodeProperty.name)).all()),
+                tuple(session.scalars(select(Event.id))))
+
+
+def leftovers(settings) -> list[str]:
+    tmp = settings.data_dir / "blobs" / "tmp"
+    return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
+
+
+def blob_count(settings) -> int:
+    return sum(1 for p in (settings.data_dir / "blobs").glob("??/??/*") if p.is_file())
+
+
+# --- XML -------------------------------------------------------------------------------------
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+"""
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+"""
+XXE_PARAMETER = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY % remote SYSTEM "file:///etc/passwd"> %remote; ]>
+"""
+
+BODIES = {
+    "PROPFIND": b'<D:propfind xmlns:D="DAV:"><D:prop><D:displayname>{}</D:displayname>'
+                b"</D:prop></D:propfind>",
+    "PROPPATCH": b'<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>'
+                 b"<Z:note>{}</Z:note></D:prop></D:set></D:propertyupdate>",
+    "LOCK": b'<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+            b"<D:locktype><D:write/></D:locktype><D:owner>{}</D:owner></D:lockinfo>",
+}
+HEADERS = {"PROPFIND": {"Depth": "1"}, "PROPPATCH": {}, "LOCK": {"Timeout": "Second-60"}}
+
+
+ATTACKS = {"billion laughs": (BILLION_LAUGHS, b"&lol9;"), "external entity": (XXE, b"&xxe;"),
+           "parameter entity": (XXE_PARAMETER, b"x")}
+
+
+@pytest.mark.parametrize("method", list(BODIES))
+def test_xml_with_entities_is_refused(live_server, demo, client, method):
+    before = stored(demo)
+    dav = client(live_server)
+    for attack, (prolog, entity) in ATTACKS.items():
+        started = time.monotonic()
+        reply = dav(method, f"{ACHATS}/{INVOICE}",
+                    prolog + BODIES[method].replace(b"{}", entity),
+                    {"Content-Type": "application/xml", **HEADERS[method]})
+        assert reply.status == 400, (attack, reply.text)
+        assert "DTD" in reply.text and "root:" not in reply.text and "lollol" not in reply.text
+        assert time.monotonic() - started < 5
+    assert stored(demo) == before
+    assert dav("GET", f"{ACHATS}/{INVOICE}").status == 200  # not locked, still served
+
+
+MALFORMED = {"truncated": b"<D:propfind xmlns:D='DAV:'><D:prop>", "text": b"pas du XML",
+             "mismatched": b"<?xml version='1.0'?><a><b></a>", "binary": b"\xff\xfe<\x00a\x00",
+             "undefined entity": b"<D:x xmlns:D='DAV:'>&undefined;</D:x>",
+             "two roots": b"<a/><b/>", "bad namespace": b"<D:propfind xmlns:D=''/>"}
+
+
+@pytest.mark.parametrize("method", list(BODIES))
+def test_malformed_xml_is_a_bad_request(live_server, demo, client, method):
+    before = stored(demo)
+    dav = client(live_server)
+    seen = {case: dav(method, f"{ACHATS}/{INVOICE}", body,
+                      {"Content-Type": "application/xml", **HEADERS[method]}).status
+            for case, body in MALFORMED.items()}
+    assert seen == dict.fromkeys(MALFORMED, 400)
+    assert stored(demo) == before
+
+
+@pytest.mark.parametrize("method", list(BODIES))
+def test_oversized_xml_body_is_refused(live_server, demo, method):
+    padding = b"<!-- " + b"x" * (2 * 1024 * 1024) + b" -->"
+    body = BODIES[method].replace(b"{}", b"") + padding
+    before = stored(demo)
+    for chunked in (False, True):
+        reply = send_raw(live_server, method, f"{ACHATS}/", body, chunked=chunked,
+                         extra=HEADERS[method])
+        assert reply.status == 413, (chunked, reply.text)
+        assert "1 Mio" in reply.text
+    assert stored(demo) == before
+
+
+# --- paths and names ---------------------------------------------------------------------------
+
+RAW_PATHS = {
+    "dot-dot": f"{ACHATS}/../Fiscalit%C3%A9/x.pdf",
+    "encoded dot-dot": f"{ACHATS}/%2e%2e/Fiscalit%C3%A9/x.pdf",
+    "encoded dot-dot upper": f"{ACHATS}/%2E%2E/x.pdf",
+    "encoded slash dot-dot": f"{ACHATS}/..%2fFiscalit%C3%A9%2fx.pdf",
+    "encoded slash": f"{ACHATS}/a%2Fb.pdf",
+    "dot": f"{ACHATS}/./x.pdf",
+    "backslash": f"{ACHATS}/..\\Fiscalit%C3%A9\\x.pdf",
+    "encoded backslash": f"{ACHATS}/a%5cb.pdf",
+    "NUL": f"{ACHATS}/x.pdf%00.txt",
+    "newline": f"{ACHATS}/x%0a.pdf",
+    "over-long name": f"{ACHATS}/" + quote("é" * 150) + ".pdf",  # 304 bytes
+    "not UTF-8": f"{ACHATS}/%ff%fe.pdf",
+}
+
+
+def test_hostile_paths_are_refused_and_nothing_is_stored(live_server, demo, settings, client):
+    before, blobs = stored(demo), blob_count(settings)
+    dav = client(live_server)
+    seen, expected = {}, {}
+    for case, path in RAW_PATHS.items():
+        for method in ("PUT", "MKCOL", "GET", "DELETE", "PROPFIND", "LOCK"):
+            reply = dav(method, path, b"intrus" if method == "PUT" else None,
+                        {"Depth": "1"} if method == "PROPFIND" else {})
+            seen[case, method] = reply.status, reply.text.split(":")[0]
+            expected[case, method] = 400, "Chemin invalide "
+    assert seen == expected
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
+
+
+def test_hostile_destinations_are_refused(live_server, demo, client):
+    before = stored(demo)
+    dav = client(live_server)
+    seen = {(case, method): dav(method, f"{ACHATS}/{INVOICE}", headers={
+                "Destination": live_server.base_url + path}).status
+            for case, path in RAW_PATHS.items() for method in ("MOVE", "COPY")}
+    assert seen == dict.fromkeys(seen, 400)
+    assert stored(demo) == before
+
+
+WINDOWS_NAMES = {
+    "a:b.pdf": "caractère :", "fin.": "finir par un point", "fin ": "finir par un point",
+    "CON.txt": "réservé", "nul": "réservé", "LPT1.pdf": "réservé", "a|b.pdf": "caractère |",
+    "a?b.pdf": "caractère ?", "a*b.pdf": "caractère *", 'a"b.pdf': 'caractère "',
+    "a<b>.pdf": "caractère <",
+}
+
+
+def test_names_windows_cannot_hold_are_refused_in_french(live_server, demo, settings, client):
+    before, blobs = stored(demo), blob_count(settings)
+    dav = client(live_server, "secretaire")
+    for name, reason in WINDOWS_NAMES.items():
+        target = f"{ACHATS}/{quote(name)}"
+        for method in ("PUT", "MKCOL", "MOVE", "COPY"):
+            if method in ("MOVE", "COPY"):
+                reply = dav(method, f"{ACHATS}/{INVOICE}",
+                            headers={"Destination": live_server.base_url + target})
+            else:
+                reply = dav(method, target, b"%PDF" if method == "PUT" else None)
+            assert reply.status == 400, (name, method, reply.status, reply.text)
+            text = html.unescape(reply.text)
+            assert "Nom refusé" in text and reason in text, (name, method, text)
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
+
+
+# --- sizes and quota ---------------------------------------------------------------------------
+
+def send_raw(server, method: str, path: str, body: bytes, *, chunked: bool,
+             user: str = "expert", extra: dict[str, str] | None = None) -> Reply:
+    """A request over a plain socket that reads the answer even when the server answered
+    before taking the whole body and closed (http.client would stop at the broken pipe)."""
+    headers = {"Host": urlsplit(server.base_url).netloc, **basic(user, server.password),
+               **(extra or {})}
+    if chunked:
+        headers["Transfer-Encoding"] = "chunked"
+        pieces = [b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                  for i in range(0, len(body), 65536)] + [b"0\r\n\r\n"]
+    else:
+        headers["Content-Length"] = str(len(body))
+        pieces = [body[i:i + 65536] for i in range(0, len(body), 65536)]
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n"
+                                                     for k, v in headers.items())
+    parts = urlsplit(server.base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
+        sock.sendall((head + "\r\n").encode("latin-1"))
+        try:
+            for piece in pieces:
+                sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered before taking the whole body
+        response = http.client.HTTPResponse(sock, method=method)
+        try:
+            response.begin()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            response.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_upload_past_the_quota_is_refused_and_leaves_nothing(serve, demo, settings, client,
+                                                                chunked):
+    server = serve(drive={"quota_mib": 1})
+    before, blobs = stored(demo), blob_count(settings)
+    body = b"\x25" * (2 * 1024 * 1024)
+    reply = send_raw(server, "PUT", f"{ACHATS}/Gros%20scan.pdf", body, chunked=chunked)
+    assert reply.status == 507, reply.text
+    assert "quota" in reply.text
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
+    # The server is still fine, and what fits in the quota is still accepted.
+    dav = client(server)
+    assert dav("PUT", f"{ACHATS}/Petit%20scan.pdf", b"%" * 100_000).status == 201
+    props = dav("PROPFIND", f"{ACHATS}/", headers={"Depth": "0"})
+    used = ET.fromstring(props.body).findtext(".//{DAV:}quota-used-bytes")
+    available = ET.fromstring(props.body).findtext(".//{DAV:}quota-available-bytes")
+    assert int(used) + int(available) == 2**20
+
+
+@pytest.mark.parametrize("how", ["content-length", "chunked", "chunked with expected length"])
+def test_an_upload_past_the_maximum_size_is_refused(serve, demo, settings, client, how):
+    server = serve(drive={"max_upload_mib": 1})
+    before, blobs = stored(demo), blob_count(settings)
+    body = b"\x00" * (2 * 1024 * 1024 + 1)
+    extra = {"X-Expected-Entity-Length": str(len(body))} if "expected" in how else {}
+    reply = send_raw(server, "PUT", f"{ACHATS}/Vid%C3%A9o.mp4", body,
+                     chunked=how != "content-length", extra=extra)
+    assert reply.status == 413, reply.text
+    assert "1 Mio" in reply.text
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
+    assert client(server)("PUT", f"{ACHATS}/Petit.pdf", b"x" * 1000).status == 201
+
+
+@pytest.mark.parametrize("refusal", ["forbidden", "quota", "bad name"])
+def test_a_refused_chunked_upload_does_not_poison_the_connection(serve, client, refusal):
+    """Finder uploads with chunked bodies over keep-alive connections: after an upload is
+    refused before its body was read, the next request on the connection gets its own answer
+    (not the rest of the body read as a request)."""
+    server = serve(drive={"quota_mib": 1})
+    dav = client(server, "martin")
+    target, status, size = {
+        "forbidden": (f"/dav/{quote(BAKERY)}/note.pdf", 403, 200_000),  # the company root
+        "quota": (f"{ACHATS}/Gros.pdf", 507, 2 * 1024 * 1024),
+        "bad name": (f"{ACHATS}/CON.pdf", 400, 200_000)}[refusal]
+    body = b"\x00" * size
+    if size > 1024 * 1024:
+        reply = send_raw(server, "PUT", target, body, chunked=True, user="martin")
+    else:
+        reply = dav("PUT", target, iter([body[i:i + 8192] for i in range(0, size, 8192)]),
+                    {"Transfer-Encoding": "chunked"}, encode_chunked=True)
+    assert reply.status == status, reply.text
+    assert reply.headers["Connection"] == "close"
+    for _ in range(3):
+        assert dav("PROPFIND", f"{ACHATS}/", headers={"Depth": "0"}).status == 207
+    # An accepted chunked upload keeps the connection.
+    accepted = dav("PUT", f"{ACHATS}/petit.pdf", iter([b"%PDF", b"-1.7"]),
+                   {"Transfer-Encoding": "chunked"}, encode_chunked=True)
+    assert accepted.status == 201 and accepted.headers.get("Connection") != "close"
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+BROKEN_CREDENTIALS = {
+    "not base64": "Basic !!!pas-du-base64!!!",
+    "no colon": "Basic " + base64.b64encode(b"expert").decode(),
+    "not UTF-8": "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
+    "empty": "Basic ", "scheme only": "Basic",
+    "digest": 'Digest username="expert", realm="Liasse"', "bearer": "Bearer abc.def.ghi",
+    "garbage": "n'importe quoi", "empty pair": "Basic " + base64.b64encode(b":").decode(),
+    "huge login": "Basic " + base64.b64encode(b"x" * 5000 + b":y").decode(),
+    "huge domain login": "Basic " + base64.b64encode(b"DOM\\" + b"x" * 300 + b":y").decode(),
+}
+
+
+def test_broken_credentials_are_401_not_500(live_server, client):
+    seen = {}
+    for case, header in BROKEN_CREDENTIALS.items():
+        reply = client(live_server, headers={"Authorization": header})(
+            "PROPFIND", "/dav/", headers={"Depth": "0"})
+        seen[case] = reply.status, reply.headers.get("WWW-Authenticate", "")[:20]
+    assert seen == dict.fromkeys(BROKEN_CREDENTIALS, (401, 'Basic realm="Liasse"'))
+    assert client(live_server)("PROPFIND", "/dav/", headers={"Depth": "0"}).status == 207
+
+
+def test_wrong_passwords_stay_401(live_server, client):
+    wrong = client(live_server, headers=basic("expert", "pas le bon mot de passe"))
+    started = time.monotonic()
+    for _ in range(6):
+        reply = wrong("PROPFIND", "/dav/", headers={"Depth": "0"})
+        assert reply.status == 401
+        assert "mot de passe" in reply.text
+    assert time.monotonic() - started < 30  # the test settings set no failure delay
+    assert client(live_server, headers=basic("personne", "x"))(
+        "GET", f"{ACHATS}/{INVOICE}").status == 401
+    assert client(live_server)("PROPFIND", "/dav/", headers={"Depth": "0"}).status == 207
