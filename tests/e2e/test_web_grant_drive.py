@@ -115,3 +115,28 @@ def test_matrix_fits_a_phone_and_works_with_the_keyboard(live_server, browser_pa
     page.keyboard.press("Enter")
     page.get_by_role("status").filter(has_text="1 droit modifié.").wait_for()
     assert "Social" in drive_listing(live_server, "secretaire", BAKERY)
+
+
+def test_the_issue_journey_as_a_new_user_would_do_it(live_server, browser_page,
+                                                    browser_sign_in):
+    """Open the demo, sign in as expert, find Boulangerie Martin, see what martin deposited,
+    give secretaire read access to Fiscalité, sign in as secretaire and find it."""
+    page = browser_page
+    browser_sign_in(page, live_server, "expert")
+    page.get_by_role("link", name=BAKERY).click()  # from the dashboard's company list
+    page.get_by_role("link", name="Achats", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="Facture Moulin Giraud octobre.pdf")
+    assert "martin" in row.inner_text().lower() or "Jean Martin" in row.inner_text()
+    open_matrix(page, BAKERY)
+    set_right(page, "secretaire", "Fiscalité", "lecture")
+    sign_out(page)
+
+    browser_sign_in(page, live_server, "secretaire")
+    page.get_by_role("link", name="Mes documents").click()
+    page.get_by_role("link", name="Achats", exact=True).click()
+    assert page.get_by_role("button", name="Déposer").count() == 1  # she writes in Achats
+    page.go_back()
+    page.get_by_role("link", name="Fiscalité", exact=True).click()
+    assert page.get_by_role("row").filter(has_text="Liasse fiscale 2025.pdf").count() == 1
+    # read only: no upload form in a folder she may only read
+    assert page.get_by_role("button", name="Déposer").count() == 0
