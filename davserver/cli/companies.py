@@ -80,9 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_company(rt: Runtime, args: argparse.Namespace) -> int:
     password = read_password(args, "Mot de passe de l'interlocuteur : ")
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         portfolio = find_portfolio(s, args.portfolio) if args.portfolio else None
         created = companies.create_company(
             s, ctx, rt.hasher, rt.settings.folders,
@@ -143,9 +141,7 @@ def show_company(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def set_status(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         company = companies.find_company(s, ctx.principal, args.company)
         companies.set_status(s, ctx, company, args.status)
         done = "déconnecté" if args.status == CompanyStatus.DISCONNECTED else "reconnecté"
@@ -177,9 +173,7 @@ def show_cabinet(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def set_cabinet(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         update_cabinet(s, ctx, name=args.name, siren=args.siren, address=args.address,
                        colour=args.colour, logo=args.logo)
     print("Fiche du cabinet mise à jour.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from acl import accounts, companies, portfolios
-from acl.audit import admin_transaction
 from davserver.cli.runtime import Runtime, print_table
 
 
@@ -36,9 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_portfolio(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         portfolio = portfolios.create_portfolio(s, ctx, args.name)
     print(f"Portefeuille « {portfolio.name} » créé.")
     return 0
@@ -55,18 +52,14 @@ def list_portfolios(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def delete_portfolio(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         portfolios.delete_portfolio(s, ctx, portfolios.find_portfolio(s, args.name))
     print(f"Portefeuille « {args.name} » supprimé.")
     return 0
 
 
 def set_company(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         portfolio = portfolios.find_portfolio(s, args.name)
         company = companies.find_company(s, ctx.principal, args.company)
         portfolios.set_company(s, ctx, portfolio, company, args.present)
@@ -76,9 +69,7 @@ def set_company(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def set_member(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         portfolio = portfolios.find_portfolio(s, args.name)
         user = accounts.find_user(s, args.login)
         portfolios.set_member(s, ctx, portfolio, user, args.present)

@@ -6,14 +6,17 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from acl.audit import Context
+from acl.audit import Context, admin_transaction
 from acl.blobs import BlobStore
 from acl.db import Database, make_engine, upgrade_schema
 from acl.errors import NotFound, Refused
@@ -80,6 +83,14 @@ class Runtime:
             if user is None:
                 raise Refused("Aucun correspondant : lancez d'abord « liasse init ».")
         return Context(load_principal(session, user), self.address)
+
+    @contextmanager
+    def admin(self) -> Iterator[tuple[Session, Context]]:
+        """An administrative act: a write transaction as the acting user, refusals audited."""
+        with self.db.session() as session:
+            ctx = self.context(session)
+        with admin_transaction(self.db, ctx) as session:
+            yield session, ctx
 
     def close(self) -> None:
         self.db.dispose()

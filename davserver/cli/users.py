@@ -88,9 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_user(rt: Runtime, args: argparse.Namespace) -> int:
     password = read_password(args)
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         company = companies.find_company(s, ctx.principal, args.company) if args.company \
             else None
         created = accounts.create_user(s, ctx, rt.hasher, login=args.login,
@@ -167,9 +165,7 @@ def change_password(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def set_active(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         user = accounts.find_user(s, args.login)
         accounts.set_active(s, ctx, user, args.active)
     print(f"Compte « {user.login} » {'réactivé' if args.active else 'désactivé'}.")
@@ -177,9 +173,7 @@ def set_active(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def set_alerts(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         user = accounts.find_visible_user(s, ctx.principal, args.login)
         accounts.set_alert_mode(s, ctx, user, AlertMode(args.mode))
     labels = {"off": "désactivées", "immediate": "immédiates", "digest": "groupées"}
@@ -188,9 +182,7 @@ def set_alerts(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def grant_rights(rt: Runtime, args: argparse.Namespace) -> int:
-    with rt.db.session() as s:
-        ctx = rt.context(s)
-    with admin_transaction(rt.db, ctx) as s:
+    with rt.admin() as (s, ctx):
         user = accounts.find_user(s, args.login)
         company = companies.find_company(s, ctx.principal, args.company)
         if args.service:
