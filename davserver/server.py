@@ -103,7 +103,9 @@ class LiasseServer:
     def __init__(self, app: WSGIApp, host: str, port: int, *, threads: int,
                  certificate: Path | None = None, private_key: Path | None = None) -> None:
         self._server = wsgi.Server((host, port), app, numthreads=threads,
-                                   server_name="Liasse")
+                                   server_name="Liasse",
+                                   # listen backlog: cheroot's 5 drops a burst of clients
+                                   request_queue_size=128)
         # cheroot's default (10 waiting keep-alive connections) resets the connections of a
         # busy client pool (32 WebDAV clients, Explorer's bursts); idle ones still time out.
         self._server.keep_alive_conn_limit = None
