@@ -173,10 +173,6 @@ class Settings:
     def data_dir(self) -> Path:
         return Path(self.storage.data_dir)
 
-    @property
-    def database_url(self) -> str:
-        return self.database.url
-
 
 SECTIONS: dict[str, type] = {
     "server": ServerSettings,

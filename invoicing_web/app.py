@@ -15,7 +15,7 @@ from acl.db import Database, as_utc
 from acl.errors import Refused
 from acl.passwords import PasswordHasher
 from config.settings import Settings
-from invoicing_web import auth, dashboard
+from invoicing_web import admin, auth, dashboard, documents
 from invoicing_web.security import (
     Services,
     check_csrf,
@@ -64,9 +64,8 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
 
     app.add_template_filter(paris_time, "paris")
 
-    for module in (auth, dashboard):
+    for module in (auth, dashboard, documents, admin):
         app.register_blueprint(module.bp)
-    _register_optional_blueprints(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -91,17 +90,3 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
 def paris_time(value) -> str:
     """Stored in UTC, shown in Europe/Paris."""
     return as_utc(value).astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if value else ""
-
-
-def _register_optional_blueprints(app: Flask) -> None:
-    """Areas added by later work register themselves here when present."""
-    import importlib
-
-    for name in ("documents", "admin"):
-        try:
-            module = importlib.import_module(f"invoicing_web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"invoicing_web.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
