@@ -140,3 +140,24 @@ def ctx_of(db) -> Callable[..., Context]:
             return Context(load_principal(s, find_user(s, login)), "test")
 
     return make
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "postgresql_only: runs only on the PostgreSQL backend")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """A PostgreSQL-only test has no SQLite run when PostgreSQL is configured (as in CI);
+    without it, its SQLite run skips and says how to enable it."""
+    if not PG_URL:
+        return
+    kept, dropped = [], []
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("database_url")
+        if item.get_closest_marker("postgresql_only") and backend == "sqlite":
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -472,6 +472,7 @@ def test_a_hanging_smtp_host_times_out_within_the_bound_and_uploads_go_on(
 
 # --- several servers on one PostgreSQL database -----------------------------------------------
 
+@pytest.mark.postgresql_only
 def test_two_servers_on_one_postgresql_database_send_each_mail_once(
         serve, smtp, dav, demo, database_url):
     if not database_url.startswith("postgresql"):
