@@ -8,18 +8,15 @@ waits for the receipts handed over, so nothing is polled.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import http.client
 import os
 import unicodedata
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
+from support.dav import Dav, responses
 
 from acl import documents
 from acl.models import Download, Event, Node
@@ -33,40 +30,6 @@ RECEIPT_NS = "urn:liasse:receipt"
 
 # --- a small WebDAV client on http.client ----------------------------------------------------
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-class Dav:
-    """One keep-alive connection, authenticated as one user (None: anonymous)."""
-
-    def __init__(self, base_url: str, user: str | None, password: str) -> None:
-        parts = urlsplit(base_url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self.auth = {}
-        if user is not None:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            self.auth = {"Authorization": f"Basic {token}"}
-
-    def __call__(self, method: str, target: str, body=None,
-                 headers: dict[str, str] | None = None, **kwargs) -> Reply:
-        path = urlsplit(target).path if target.startswith("http") else target
-        self.connection.request(method, path, body=body, headers={**self.auth, **(headers or {})},
-                                **kwargs)
-        response = self.connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 @pytest.fixture
 def client(live_server) -> Iterator[Callable[[str | None], Dav]]:
     opened: list[Dav] = []
@@ -79,21 +42,6 @@ def client(live_server) -> Iterator[Callable[[str | None], Dav]]:
     yield open_as
     for dav in opened:
         dav.close()
-
-
-def responses(reply: Reply) -> dict[str, dict[str, tuple[str, str]]]:
-    """A multistatus as {decoded href: {property (Clark): (propstat status, text)}}."""
-    assert reply.status == 207, (reply.status, reply.text)
-    found = {}
-    for response in ET.fromstring(reply.body).iter("{DAV:}response"):
-        href = unquote(response.findtext("{DAV:}href"))
-        props = {}
-        for propstat in response.iter("{DAV:}propstat"):
-            status = propstat.findtext("{DAV:}status")
-            for prop in propstat.find("{DAV:}prop"):
-                props[prop.tag] = (status, prop.text or "")
-        found[href] = props
-    return found
 
 
 def node_at(db, *names: str) -> Node | None:

@@ -6,20 +6,18 @@ receipts.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import http.client
 import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from sqlalchemy import select
+from support.dav import Dav, Reply, responses
 
 from acl import accounts, documents
 from acl.companies import set_protection_date
@@ -36,40 +34,6 @@ RECEIPT_NS = "urn:liasse:receipt"
 
 # --- a small WebDAV client on http.client ----------------------------------------------------
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-class Dav:
-    """One keep-alive connection as one user: the server hands a download's receipt over
-    before it reads the next request on the same connection; a PROPFIND waits for the
-    receipts handed over."""
-
-    def __init__(self, base_url: str, user: str, password: str) -> None:
-        parts = urlsplit(base_url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self.auth = {"Authorization": f"Basic {token}"}
-        self.base_url = base_url
-
-    def __call__(self, method: str, target: str, body=None,
-                 headers: dict[str, str] | None = None) -> Reply:
-        path = urlsplit(target).path if target.startswith("http") else target
-        self.connection.request(method, path, body=body, headers={**self.auth, **(headers or {})})
-        response = self.connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 @pytest.fixture
 def client() -> Iterator[Callable]:
     """`client(server, user)`: a connection, closed at the end of the test."""
@@ -83,21 +47,6 @@ def client() -> Iterator[Callable]:
     yield open_as
     for dav in opened:
         dav.close()
-
-
-def responses(reply: Reply) -> dict[str, dict[str, tuple[str, str]]]:
-    """A multistatus as {decoded href: {property (Clark): (propstat status, text)}}."""
-    assert reply.status == 207, (reply.status, reply.text)
-    found = {}
-    for response in ET.fromstring(reply.body).iter("{DAV:}response"):
-        href = unquote(response.findtext("{DAV:}href"))
-        props = {}
-        for propstat in response.iter("{DAV:}propstat"):
-            status = propstat.findtext("{DAV:}status")
-            for prop in propstat.find("{DAV:}prop"):
-                props[prop.tag] = (status, prop.text or "")
-        found[href] = props
-    return found
 
 
 def names_in(dav: Dav, url: str) -> list[str]:

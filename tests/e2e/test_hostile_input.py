@@ -14,11 +14,11 @@ import socket
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import select
+from support.dav import Dav, Reply, basic
 
 from acl.models import Event, Node, NodeProperty
 
@@ -29,48 +29,14 @@ ACHATS = "/dav/" + quote(BAKERY) + "/Achats"
 INVOICE = quote("Facture Moulin Giraud octobre.pdf")
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-class Dav:
-    """One keep-alive connection; targets are sent exactly as written."""
-
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
-        parts = urlsplit(base_url)
-        self.address = (parts.hostname, parts.port)
-        self.connection = http.client.HTTPConnection(*self.address, timeout=60)
-        self.auth = headers
-
-    def __call__(self, method: str, target: str, body=None,
-                 headers: dict[str, str] | None = None, **kwargs) -> Reply:
-        self.connection.request(method, target, body=body,
-                                headers={**self.auth, **(headers or {})}, **kwargs)
-        response = self.connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 @pytest.fixture
 def client() -> Iterator[Callable]:
     """`client(server, user="expert", headers=None)`; closed at the end of the test."""
     opened: list[Dav] = []
 
     def open_as(server, user: str = "expert", headers: dict[str, str] | None = None) -> Dav:
-        dav = Dav(server.base_url, basic(user, server.password) if headers is None else headers)
+        dav = Dav(server.base_url, headers=basic(user, server.password) if headers is None
+                  else headers)
         opened.append(dav)
         return dav
 
