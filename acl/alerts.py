@@ -37,7 +37,7 @@ from acl.models import (
     portfolio_company,
     portfolio_member,
 )
-from acl.policy import Action, Resource, authorize
+from acl.policy import Action, Principal, Resource, authorize
 from acl.principals import load_principal
 
 log = logging.getLogger("liasse.alerts")
@@ -45,7 +45,8 @@ PARIS = ZoneInfo("Europe/Paris")
 CURSOR = "deposit-alerts"
 
 
-def recipients_for(session: Session, event: Event) -> list[User]:
+def recipients_for(session: Session, event: Event,
+                   principals: dict[int, Principal] | None = None) -> list[User]:
     """Who is told about a deposit: in charge of the company, able to read the folder."""
     company = session.get(Company, event.company_id)
     if company is None:
@@ -59,8 +60,11 @@ def recipients_for(session: Session, event: Event) -> list[User]:
         | ((User.company_id == company.id) & (User.role == Role.INTERLOCUTEUR.value)))
         .order_by(User.id)).all()
     resource = Resource(company.id, company.is_active, None, event.folder or None)
-    return [user for user in candidates
-            if authorize(load_principal(session, user), Action.READ, resource)]
+    principals = {} if principals is None else principals  # loaded once per batch of events
+    for user in candidates:
+        if user.id not in principals:
+            principals[user.id] = load_principal(session, user)
+    return [user for user in candidates if authorize(principals[user.id], Action.READ, resource)]
 
 
 def _deliverable(user: User) -> bool:
@@ -80,10 +84,11 @@ def queue_new_deposits(session: Session, *, base_url: str = "", batch: int = 500
         cursor = WorkerCursor(name=CURSOR, last_event_id=0)
         session.add(cursor)
     events = events_since(session, cursor.last_event_id, limit=batch)
+    principals: dict[int, Principal] = {}
     for event in events:
         if event.kind != "deposited" or event.company_id is None:
             continue
-        for user in recipients_for(session, event):
+        for user in recipients_for(session, event, principals):
             if user.alert_mode == AlertMode.OFF or not _deliverable(user):
                 continue
             session.add(PendingAlert(recipient_id=user.id, event_id=event.id))

@@ -22,7 +22,7 @@ from acl.errors import InvalidInput
 from acl.events import record_event
 from acl.models import Company, Download, Node, NodeProperty, NodeVersion, User
 from acl.policy import Action, Decision, Principal, Resource, authorize
-from acl.tree import company_root
+from acl.tree import company_root, live_child
 
 # Finder, Windows and Office helper files: accepted so those clients keep working, but they
 # raise no receipt, no event and no alert (sabre.io Finder page; ../shared/DESIGN.md).
@@ -69,11 +69,6 @@ class Location:
 
 def company_by_folder_name(session: Session, name: str) -> Company | None:
     return session.scalars(select(Company).where(Company.folder_name == name)).one_or_none()
-
-
-def live_child(session: Session, parent_id: int, name: str) -> Node | None:
-    return session.scalars(select(Node).where(
-        Node.parent_id == parent_id, Node.name == name, Node.deleted_at.is_(None))).one_or_none()
 
 
 def resolve(session: Session, company: Company, segments: list[str], *,

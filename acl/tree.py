@@ -48,9 +48,10 @@ def standard_folders(session: Session, company_id: int) -> list[str]:
         select(Node.name).where(Node.parent_id == root.id, Node.is_standard).order_by(Node.id)))
 
 
-def child(session: Session, parent: Node, name: str) -> Node | None:
-    return session.scalars(
-        select(Node).where(Node.parent_id == parent.id, Node.name == name)).one_or_none()
+def live_child(session: Session, parent_id: int, name: str) -> Node | None:
+    """The member of a folder with that name, trashed ones aside."""
+    return session.scalars(select(Node).where(
+        Node.parent_id == parent_id, Node.name == name, Node.deleted_at.is_(None))).one_or_none()
 
 
 def add_document(session: Session, blobs: BlobStore, parent: Node, name: str,
@@ -63,7 +64,7 @@ def add_document(session: Session, blobs: BlobStore, parent: Node, name: str,
         raise InvalidInput(f"Nom de document refusé : {exc}.", field="name") from None
     if parent.kind == "file":
         raise InvalidInput("Un document ne peut pas contenir d'autre document.")
-    if child(session, parent, name) is not None:
+    if live_child(session, parent.id, name) is not None:
         raise InvalidInput(f"« {name} » existe déjà dans ce dossier.", field="name")
     sha, size = blobs.put(body)
     at = at or utcnow()

@@ -25,7 +25,7 @@ from acl.install import install
 from acl.models import Level, Role, User
 from acl.passwords import PasswordHasher, generate_password
 from acl.principals import load_principal
-from acl.tree import add_document, child, company_root
+from acl.tree import add_document, company_root, live_child
 from config.settings import Settings
 
 CABINET_NAME = "Cabinet Démo"
@@ -65,7 +65,7 @@ def _deposit(session: Session, blobs: BlobStore, company_id: int, path: list[str
              body: bytes, by: User) -> None:
     node = company_root(session, company_id)
     for name in path[:-1]:
-        node = child(session, node, name)
+        node = live_child(session, node.id, name)
     add_document(session, blobs, node, path[-1], io.BytesIO(body), deposited_by_id=by.id)
 
 

@@ -203,13 +203,14 @@ def respond(provider, folder: NodeCollection, environ: dict, start_response, mod
                  member.is_collection)
     else:
         session = environ["liasse.session"]
-        users = provider.user_names(environ)
+        rows = documents.live_children_rows(session, folder.node.id)
+        users = provider.user_logins(environ, {i for row in rows
+                                               for i in (row.deposited_by_id, row.received_by_id)})
         dead_by_node: dict[int, dict[str, str]] = {}
         for node_id, prop, value in documents.children_properties(session, folder.node.id):
             dead_by_node.setdefault(node_id, {})[prop] = value
         for (node_id, name, kind, size, sha256, created, modified, deposited_by,
-             received_by, received_at, downloads) in documents.live_children_rows(
-                session, folder.node.id):
+             received_by, received_at, downloads) in rows:
             is_file = kind == "file"
             receipt = (users.get(deposited_by, ""), created.isoformat(),
                        users.get(received_by, ""),

@@ -130,12 +130,16 @@ class LiasseProvider(DAVProvider):
         # snapshot taken before the write.
         environ["liasse.session"].rollback()
 
-    def user_names(self, environ: dict) -> dict[int, str]:
-        if "liasse.user_names" not in environ:
+    def user_logins(self, environ: dict, ids) -> dict[int, str]:
+        """Logins of these users (receipts show who deposited and received), fetched once
+        per request for the ids not seen yet."""
+        logins = environ.setdefault("liasse.user_logins", {})
+        missing = {i for i in ids if i is not None and i not in logins}
+        if missing:
             session: Session = environ["liasse.session"]
-            environ["liasse.user_names"] = dict(session.execute(
-                select(User.id, User.login)).all())
-        return environ["liasse.user_names"]
+            logins.update(session.execute(select(User.id, User.login).where(
+                User.id.in_(missing))).all())
+        return logins
 
     # --- quota and uploads ------------------------------------------------------------
 

@@ -107,6 +107,12 @@ class _NodeMixin:
     location: Location
     path: str
 
+    def __init__(self, provider: LiasseProvider, path: str, environ: dict,
+                 location: Location) -> None:
+        super().__init__(path, environ)  # DAVCollection or DAVNonCollection
+        self.provider = provider
+        self.location = location
+
     @property
     def node(self) -> Node:
         return self.location.node
@@ -173,7 +179,8 @@ class _NodeMixin:
     def receipt_values(self) -> tuple[str, str, str, str, str]:
         """deposited-by, deposited-at, received-by, received-at, download-count."""
         node = self.node
-        users = self.provider.user_names(self.environ)
+        users = self.provider.user_logins(self.environ,
+                                          (node.deposited_by_id, node.received_by_id))
         return (users.get(node.deposited_by_id, ""), node.created_at.isoformat(),
                 users.get(node.received_by_id, ""),
                 node.received_at.isoformat() if node.received_at else "",
@@ -266,12 +273,6 @@ class _NodeMixin:
 class NodeCollection(_NodeMixin, DAVCollection):
     """A company's root (its standard folders) or a folder."""
 
-    def __init__(self, provider: LiasseProvider, path: str, environ: dict,
-                 location: Location) -> None:
-        DAVCollection.__init__(self, path, environ)
-        self.provider = provider
-        self.location = location
-
     def get_member_list(self):
         principal, _ = _ctx(self.environ)
         session = self._session()
@@ -282,6 +283,10 @@ class NodeCollection(_NodeMixin, DAVCollection):
             dead.setdefault(node.id, {})
         for node_id, name, value in documents.children_properties(session, self.node.id):
             dead[node_id][name] = value
+        # ... and the logins their receipts show, in one more (not one per member).
+        self.provider.user_logins(self.environ, {i for n in children
+                                                 for i in (n.deposited_by_id,
+                                                           n.received_by_id)})
         members = []
         base = self.path.rstrip("/")
         for node in children:
@@ -338,12 +343,6 @@ class NodeCollection(_NodeMixin, DAVCollection):
 
 
 class DocumentResource(_NodeMixin, DAVNonCollection):
-    def __init__(self, provider: LiasseProvider, path: str, environ: dict,
-                 location: Location) -> None:
-        DAVNonCollection.__init__(self, path, environ)
-        self.provider = provider
-        self.location = location
-
     def get_content_length(self):
         return self.node.size
 
