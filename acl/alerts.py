@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from acl.accounts import EMAIL_RE
 from acl.db import as_utc
-from acl.events import events_since
+from acl.events import events_since, last_event_id
 from acl.models import (
     AlertMode,
     Cabinet,
@@ -77,26 +77,39 @@ def _deliverable(user: User) -> bool:
     return True
 
 
-def queue_new_deposits(session: Session, *, base_url: str = "", batch: int = 500) -> int:
-    """Read deposit events past the cursor; queue them per recipient. Returns events read."""
+DEPOSIT_BATCH = 500
+
+
+def queue_new_deposits(session: Session, *, base_url: str = "",
+                       batch: int = DEPOSIT_BATCH) -> int:
+    """Read deposit events past the cursor; queue them per recipient. Returns the number of
+    deposits read: `batch` means there may be more."""
     cursor = session.get(WorkerCursor, CURSOR)
     if cursor is None:
         cursor = WorkerCursor(name=CURSOR, last_event_id=0)
         session.add(cursor)
-    events = events_since(session, cursor.last_event_id, limit=batch)
+    # Only deposits, read up to the last event now: the downloads and other events between
+    # them (most of the stream) are skipped by the query, not loaded one by one.
+    upto = last_event_id(session)
+    events = [e for e in events_since(session, cursor.last_event_id, limit=batch,
+                                      kinds=("deposited",)) if e.id <= upto]
     principals: dict[int, Principal] = {}
+    recipients: dict[tuple[int, str, int | None], list[User]] = {}
     for event in events:
-        if event.kind != "deposited" or event.company_id is None:
+        if event.company_id is None:
             continue
-        for user in recipients_for(session, event, principals):
+        key = (event.company_id, event.folder, event.actor_id)  # the same for a burst
+        if key not in recipients:
+            recipients[key] = recipients_for(session, event, principals)
+        for user in recipients[key]:
             if user.alert_mode == AlertMode.OFF or not _deliverable(user):
                 continue
             session.add(PendingAlert(recipient_id=user.id, event_id=event.id))
             if user.alert_mode == AlertMode.IMMEDIATE:
                 session.flush()
                 _mail_pending(session, user, [event], base_url)
-    if events:
-        cursor.last_event_id = events[-1].id
+    cursor.last_event_id = events[-1].id if len(events) == batch else \
+        max(cursor.last_event_id, upto)
     return len(events)
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from acl.db import as_utc, utcnow
 from acl.errors import InvalidInput
-from acl.events import record_event
-from acl.models import Company, Download, Node, NodeProperty, NodeVersion, User
+from acl.events import event_values, record_event
+from acl.models import Company, Download, Event, Node, NodeProperty, NodeVersion, User
 from acl.policy import Action, Decision, Principal, Resource, authorize
 from acl.tree import company_root, live_child
 
@@ -86,9 +88,10 @@ def resolve(session: Session, company: Company, segments: list[str], *,
 
 
 @functools.cache
-def _path_query(depth: int):
-    """SELECT of the nodes along a path of `depth` names below a root (built once per depth:
-    building aliases and compiling them costs more than running the query)."""
+def path_steps(depth: int) -> tuple[list[Any], list[Any]]:
+    """The node aliases along a path of `depth` names below a root (parameters `root_id`,
+    `name_0`...) and the conditions joining them: live, each the named child of the one
+    before. Built once per depth: building aliases costs more than running the query."""
     steps = [aliased(Node, name=f"step_{i}") for i in range(depth)]
     conditions = []
     parent_id = bindparam("root_id")
@@ -96,6 +99,12 @@ def _path_query(depth: int):
         conditions += [step.parent_id == parent_id, step.name == bindparam(f"name_{i}"),
                        step.deleted_at.is_(None)]
         parent_id = step.id
+    return steps, conditions
+
+
+@functools.cache
+def _path_query(depth: int):
+    steps, conditions = path_steps(depth)
     return select(*steps).where(*conditions)
 
 
@@ -325,25 +334,92 @@ def purge_before(session: Session, cutoff: datetime) -> int:
     return len(old)
 
 
+@dataclass(frozen=True)
+class DownloadRecord:
+    """One download to record: who, which document, how many bytes, whole or not, client."""
+
+    node_id: int
+    user_id: int
+    bytes_sent: int
+    complete: bool
+    client: str
+
+
 def record_download(session: Session, node: Node, user: User, *, bytes_sent: int,
                     complete: bool, client: str) -> None:
-    """A download event; the first complete one by the other side marks the receipt."""
-    if node.is_client_file:
-        return
-    session.add(Download(node_id=node.id, user_id=user.id, bytes_sent=bytes_sent,
-                         complete=complete, client=client[:200]))
-    if not complete:
-        return
-    node.download_count += 1
-    location = location_of(session, node)
-    record_event(session, "downloaded", company_id=node.company_id,
-                 folder=location.folder or "", node_id=node.id, path=location.path,
-                 actor_id=user.id, detail={"bytes": bytes_sent})
-    depositor = session.get(User, node.deposited_by_id) if node.deposited_by_id else None
-    if node.received_at is None and depositor is not None and depositor.side != user.side:
-        node.received_at = utcnow()
-        node.received_by_id = user.id
-        record_event(session, "received", company_id=node.company_id,
-                     folder=location.folder or "", node_id=node.id, path=location.path,
-                     actor_id=user.id, detail={"by_side": user.side})
-    session.flush()
+    record_downloads(session, [DownloadRecord(node.id, user.id, bytes_sent, complete, client)])
+
+
+def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> None:
+    """Download events, in bulk: a few queries and one insert per table whatever their
+    number (the drive hands its downloads over in batches). The first complete download by
+    someone on the other side marks the receipt. Client files and vanished documents or
+    users leave nothing."""
+    nodes = {n.id: n for n in session.scalars(select(Node).where(
+        Node.id.in_({r.node_id for r in records}), Node.is_client_file.is_(False)))}
+    sides = dict(session.execute(select(User.id, User.side).where(User.id.in_(
+        {r.user_id for r in records} | {n.deposited_by_id for n in nodes.values()
+                                        if n.deposited_by_id is not None}))).all())
+    places = _places(session, nodes.values())
+    now = utcnow()
+    downloads: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    counts: Counter[int] = Counter()
+    for record in records:
+        node, side = nodes.get(record.node_id), sides.get(record.user_id)
+        if node is None or side is None:
+            continue
+        downloads.append({"node_id": node.id, "user_id": record.user_id, "at": now,
+                          "bytes_sent": record.bytes_sent, "complete": record.complete,
+                          "client": record.client[:200]})
+        if not record.complete:
+            continue
+        counts[node.id] += 1
+        path, folder = places[node.id]
+        events.append(event_values("downloaded", company_id=node.company_id, folder=folder,
+                                   node_id=node.id, path=path, actor_id=record.user_id,
+                                   detail={"bytes": record.bytes_sent}))
+        depositor_side = sides.get(node.deposited_by_id)
+        if node.received_at is None and depositor_side is not None and depositor_side != side:
+            node.received_at, node.received_by_id = now, record.user_id
+            events.append(event_values("received", company_id=node.company_id, folder=folder,
+                                       node_id=node.id, path=path, actor_id=record.user_id,
+                                       detail={"by_side": side}))
+    session.flush()  # the receipt marks
+    if downloads:
+        session.execute(insert(Download), downloads)
+    if events:
+        session.execute(insert(Event), events)
+    if counts:  # an increment in SQL: concurrent downloads never lose one
+        table = Node.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("node")).values(
+                download_count=table.c.download_count + bindparam("n")),
+            [{"node": node_id, "n": n} for node_id, n in counts.items()])
+
+
+def _places(session: Session, nodes: Iterable[Node]) -> dict[int, tuple[str, str]]:
+    """(path, standard folder) of each node, live or trashed: one query per tree level for
+    all of them, not one per ancestor of each."""
+    known = {n.id: (n.parent_id, n.name, n.company_id) for n in nodes}
+    targets = list(known)
+    missing = {p for p, _, _ in known.values() if p is not None and p not in known}
+    while missing:
+        rows = session.execute(select(Node.id, Node.parent_id, Node.name, Node.company_id)
+                               .where(Node.id.in_(missing))).all()
+        if not rows:
+            break
+        known.update((r.id, (r.parent_id, r.name, r.company_id)) for r in rows)
+        missing = {p for p, _, _ in known.values() if p is not None and p not in known}
+    companies = dict(session.execute(select(Company.id, Company.folder_name).where(
+        Company.id.in_({c for _, _, c in known.values()}))).all())
+    places = {}
+    for node_id in targets:
+        names, current = [], node_id
+        while current in known and known[current][0] is not None:  # the root has no name
+            names.append(known[current][1])
+            current = known[current][0]
+        names.reverse()
+        places[node_id] = ("/".join([companies.get(known[node_id][2], ""), *names]),
+                           names[0] if names else "")
+    return places

@@ -8,28 +8,44 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from acl.db import utcnow
 from acl.delegation import may_read_audit
 from acl.models import Company, Event, Role
 from acl.policy import Action, Principal, Resource, authorize, reaches
 
 
+def event_values(kind: str, *, company_id: int | None, folder: str, node_id: int | None,
+                 path: str, actor_id: int | None, detail: dict[str, Any]) -> dict[str, Any]:
+    """The columns of one event row (for `record_event`, or a bulk insert of many)."""
+    return {"at": utcnow(), "kind": kind, "company_id": company_id, "folder": folder,
+            "node_id": node_id, "path": path, "actor_id": actor_id,
+            "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)}
+
+
 def record_event(session: Session, kind: str, *, company_id: int | None, folder: str,
                  node_id: int | None, path: str, actor_id: int | None,
                  detail: dict[str, Any]) -> Event:
-    event = Event(kind=kind, company_id=company_id, folder=folder, node_id=node_id, path=path,
-                  actor_id=actor_id,
-                  detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str))
+    event = Event(**event_values(kind, company_id=company_id, folder=folder, node_id=node_id,
+                                 path=path, actor_id=actor_id, detail=detail))
     session.add(event)
     return event
 
 
-def events_since(session: Session, after_id: int, *, limit: int = 500) -> list[Event]:
-    """Events with an id above `after_id`, oldest first (primary-key range scan)."""
-    return list(session.scalars(select(Event).where(Event.id > after_id)
-                                .order_by(Event.id).limit(limit)))
+def events_since(session: Session, after_id: int, *, limit: int = 500,
+                 kinds: tuple[str, ...] | None = None) -> list[Event]:
+    """Events with an id above `after_id`, oldest first (primary-key range scan), of these
+    kinds only if given."""
+    query = select(Event).where(Event.id > after_id)
+    if kinds is not None:
+        query = query.where(Event.kind.in_(kinds))
+    return list(session.scalars(query.order_by(Event.id).limit(limit)))
+
+
+def last_event_id(session: Session) -> int:
+    return session.scalar(select(func.max(Event.id))) or 0
 
 
 ACCOUNT_PREFIX = "account:"

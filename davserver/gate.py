@@ -26,18 +26,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
-from sqlalchemy import select
-
 from acl.accounts import authenticate
-from acl.audit import RIGHTS
 from acl.db import Database
-from acl.models import Generation, User
+from acl.hot import HotQueries
+from acl.models import User
 from acl.passwords import PasswordHasher
 from acl.policy import Principal
 from acl.principals import load_principal
 from config.names import InvalidName, check_segment
+
+if TYPE_CHECKING:
+    from davserver.fastpath import FastPath
 
 log = logging.getLogger("liasse.drive")
 
@@ -178,14 +180,17 @@ def _credentials(header: str) -> tuple[str, str] | None:
 
 class DriveGate:
     def __init__(self, app: Callable, db: Database, hasher: PasswordHasher, *,
-                 auth_cache_seconds: float, max_upload_bytes: int) -> None:
+                 auth_cache_seconds: float, max_upload_bytes: int,
+                 hot: HotQueries | None = None, fast: FastPath | None = None) -> None:
         self.app = app
         self.db = db
+        self.hot = hot or HotQueries(db.engine)
         self.hasher = hasher
         self.cache = CredentialCache(auth_cache_seconds)
         self._principals: dict[int, tuple[tuple[int, int, int], Account, Principal]] = {}
         self._principals_lock = threading.Lock()
         self.max_upload_bytes = max_upload_bytes
+        self.fast = fast
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("wsgi.input_terminated"):  # a chunked body
@@ -197,18 +202,21 @@ class DriveGate:
         refused = self._hygiene(environ, start_response)
         if refused is not None:
             return refused
-        session = self.db.session()
-        environ["liasse.session"] = session
-        try:
-            identity = self._identify(environ, session)
+        with self.hot.connection() as connection:
+            identity = self._identify(environ, connection)
             if identity is None:
-                session.close()
                 return _plain(start_response, "401 Unauthorized",
                               "Identifiant ou mot de passe requis.",
                               [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')])
             environ["liasse.user"], environ["liasse.principal"] = identity
-            environ["wsgidav.auth.user_name"] = identity[0].login
-            environ["wsgidav.auth.realm"] = REALM
+            answer = self.fast(environ, start_response, connection) if self.fast else None
+        if answer is not None:
+            return answer
+        environ["wsgidav.auth.user_name"] = identity[0].login
+        environ["wsgidav.auth.realm"] = REALM
+        session = self.db.session()
+        environ["liasse.session"] = session
+        try:
             result = self.app(environ, start_response)
         except BaseException:
             session.close()
@@ -259,7 +267,7 @@ class DriveGate:
         environ["CONTENT_LENGTH"] = str(len(body))
         return None
 
-    def _identify(self, environ: dict, session) -> tuple[Account, Principal] | None:
+    def _identify(self, environ: dict, connection) -> tuple[Account, Principal] | None:
         """The signed-in account and its rights, or None (401)."""
         credentials = _credentials(environ.get("HTTP_AUTHORIZATION", ""))
         if credentials is None:
@@ -267,7 +275,7 @@ class DriveGate:
         login, password = credentials
         cached = self.cache.get(login, password)
         if cached is not None:
-            identity = self._identity(environ, session, *cached)
+            identity = self._identity(environ, connection, *cached)
             if identity is not None:
                 return identity
             self.cache.drop(login, password)  # password changed or account disabled
@@ -283,26 +291,24 @@ class DriveGate:
                 time.sleep(outcome.delay)
             return None
         self.cache.put(login, password, user_id, version)
-        return self._identity(environ, session, user_id, version)
+        return self._identity(environ, connection, user_id, version)
 
-    def _identity(self, environ: dict, session, user_id: int,
+    def _identity(self, environ: dict, connection, user_id: int,
                   credentials_version: int) -> tuple[Account, Principal] | None:
         """One query checks the account and the rights generation; the principal is loaded
         again only when an administrative act has happened since (acl.audit)."""
-        generation = select(Generation.value).where(Generation.name == RIGHTS).scalar_subquery()
-        row = session.execute(
-            select(User.login, User.side, User.active, User.credentials_version,
-                   generation.label("value")).where(User.id == user_id)).one_or_none()
+        row = self.hot.account(connection, user_id)
         if row is None or not row.active or row.credentials_version != credentials_version:
             return None
-        environ["liasse.generation"] = row.value
-        key = (user_id, credentials_version, row.value)
+        environ["liasse.generation"] = row.rights_generation
+        key = (user_id, credentials_version, row.rights_generation)
         with self._principals_lock:
             cached = self._principals.get(user_id)
         if cached is not None and cached[0] == key:
             return cached[1], cached[2]
         account = Account(user_id, row.login, row.side)
-        principal = load_principal(session, session.get(User, user_id))
+        with self.db.session() as session:
+            principal = load_principal(session, session.get(User, user_id))
         with self._principals_lock:
             if len(self._principals) > 10000:
                 self._principals.clear()

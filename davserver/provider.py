@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -21,7 +22,7 @@ from wsgidav.util import get_uri_name, get_uri_parent
 from acl import documents
 from acl.blobs import BlobStore
 from acl.db import Database
-from acl.documents import Location
+from acl.documents import DownloadRecord, Location
 from acl.models import Company, Node, User
 from acl.policy import Action, Resource, authorize
 from acl.tree import company_root
@@ -70,20 +71,32 @@ class LiasseProvider(DAVProvider):
         if not segments:
             return DriveRoot(self, environ)
         session: Session = environ["liasse.session"]
+        location = self.locate(environ, segments, lambda company, root, names: (
+            documents.resolve(session, company, names, root=root)))
+        return None if location is None else self.wrap(path, environ, location)
+
+    def locate(self, environ: dict, segments: list[str],
+               resolve: Callable[[Company, Node, list[str]], Location | None], *,
+               cached_only: bool = False) -> Location | None:
+        """The location of `segments` (company folder name first) if the user may read it,
+        else None: another company's path, a folder without read right and a missing path
+        all answer alike. `resolve` finds the nodes below the company's root; with
+        `cached_only`, a company not in the cache answers None too."""
         principal = environ["liasse.principal"]
-        company, root = self._company(environ, segments[0])
-        if company is None or not authorize(principal, Action.READ,
-                                            Resource(company.id, company.is_active)):
-            return None  # another company's path answers like a missing one
-        location = documents.resolve(session, company, segments[1:], root=root)
+        company, root = self._company(environ, segments[0], cached_only=cached_only)
+        if company is None or root is None or not authorize(
+                principal, Action.READ, Resource(company.id, company.is_active)):
+            return None
+        location = resolve(company, root, segments[1:])
         if location is None:
             return None
         if len(location.nodes) > 1 and not authorize(principal, Action.READ,
                                                      location.resource()):
             return None
-        return self.wrap(path, environ, location)
+        return location
 
-    def _company(self, environ: dict, folder_name: str) -> tuple[Company | None, Node | None]:
+    def _company(self, environ: dict, folder_name: str, *, cached_only: bool = False
+                 ) -> tuple[Company | None, Node | None]:
         """A company and its root node by drive folder name. Both change only through an
         administrative act, which bumps the rights generation: cached until then."""
         generation = environ.get("liasse.generation")
@@ -91,6 +104,8 @@ class LiasseProvider(DAVProvider):
             cached = self._companies.get(folder_name)
         if cached is not None and generation is not None and cached[0] == generation:
             return cached[1], cached[2]
+        if cached_only:
+            return None, None
         session: Session = environ["liasse.session"]
         company = documents.company_by_folder_name(session, folder_name)
         root = company_root(session, company.id) if company is not None else None
@@ -108,6 +123,14 @@ class LiasseProvider(DAVProvider):
         if location.node.kind == "file":
             return DocumentResource(self, path, environ, location)
         return NodeCollection(self, path, environ, location)
+
+    def record_download(self, environ: dict, node, bytes_sent: int, complete: bool) -> None:
+        """Hand a download of `node` to the receipts recorder (client files leave none)."""
+        if node.is_client_file:
+            return  # Finder, Explorer and Office helper files leave no receipt
+        self.receipts.record(DownloadRecord(
+            node.id, environ["liasse.user"].id, bytes_sent, complete,
+            environ.get("HTTP_USER_AGENT", "")[:200]))
 
     def companies(self, environ: dict) -> list[Company]:
         session: Session = environ["liasse.session"]

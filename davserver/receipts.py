@@ -15,34 +15,23 @@ import atexit
 import logging
 import queue
 import threading
-from dataclasses import dataclass
 
-from acl import documents
 from acl.db import Database
-from acl.models import Node, User
+from acl.documents import DownloadRecord, record_downloads
 
 log = logging.getLogger("liasse.receipts")
 BATCH = 500
 DELAY = 0.2
 
 
-@dataclass(frozen=True)
-class Receipt:
-    node_id: int
-    user_id: int
-    bytes_sent: int
-    complete: bool
-    client: str
-
-
 class ReceiptRecorder:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: queue.Queue[Receipt | None] = queue.Queue()
+        self._queue: queue.Queue[DownloadRecord | None] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def record(self, receipt: Receipt) -> None:
+    def record(self, receipt: DownloadRecord) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="liasse-receipts",
@@ -86,11 +75,6 @@ class ReceiptRecorder:
             if None in batch:
                 return
 
-    def _write(self, receipts: list[Receipt]) -> None:
+    def _write(self, receipts: list[DownloadRecord]) -> None:
         with self.db.transaction() as tx:
-            for receipt in receipts:
-                node = tx.get(Node, receipt.node_id)
-                user = tx.get(User, receipt.user_id)
-                if node is not None and user is not None:
-                    documents.record_download(tx, node, user, bytes_sent=receipt.bytes_sent,
-                                              complete=receipt.complete, client=receipt.client)
+            record_downloads(tx, receipts)

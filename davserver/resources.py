@@ -29,7 +29,6 @@ from acl.errors import InvalidInput
 from acl.models import Node, NodeProperty, User
 from acl.policy import Action, Decision, Principal, Resource, authorize
 from config.names import InvalidName, check_segment
-from davserver.receipts import Receipt
 from davserver.transfer import UploadWriter
 
 if TYPE_CHECKING:
@@ -48,6 +47,10 @@ def _deny(decision: Decision) -> DAVError:
 
 def _ctx(environ: dict) -> tuple[Principal, User]:
     return environ["liasse.principal"], environ["liasse.user"]
+
+
+def content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def check_new_name(name: str) -> str:
@@ -347,7 +350,7 @@ class DocumentResource(_NodeMixin, DAVNonCollection):
         return self.node.size
 
     def get_content_type(self):
-        return mimetypes.guess_type(self.node.name)[0] or "application/octet-stream"
+        return content_type(self.node.name)
 
     def get_etag(self):
         return self.node.sha256
@@ -366,12 +369,7 @@ class DocumentResource(_NodeMixin, DAVNonCollection):
                               partial=bool(self.environ.get("HTTP_RANGE")))
 
     def _record_download(self, bytes_sent: int, complete: bool) -> None:
-        if self.node.is_client_file:
-            return  # Finder, Explorer and Office helper files leave no receipt
-        _, user = _ctx(self.environ)
-        self.provider.receipts.record(Receipt(
-            self.node.id, user.id, bytes_sent, complete,
-            self.environ.get("HTTP_USER_AGENT", "")[:200]))
+        self.provider.record_download(self.environ, self.node, bytes_sent, complete)
 
     def begin_write(self, *, content_type=None):
         self._require(Action.WRITE)

@@ -148,7 +148,8 @@ class Worker:
     def _alerts(self, now: datetime) -> None:
         config = self.settings.alerts
         with self.db.transaction() as session:
-            while alerts.queue_new_deposits(session, base_url=self.base_url) > 0:
+            while alerts.queue_new_deposits(session, base_url=self.base_url) \
+                    == alerts.DEPOSIT_BATCH:
                 pass
             alerts.flush_digests(session, now,
                                  quiet=timedelta(seconds=config.quiet_delay_seconds),

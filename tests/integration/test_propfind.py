@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
-from collections.abc import Callable
 
 import pytest
 from lxml import etree
+from support.wsgi import InProcessDrive
 
 from acl import documents
 from acl.models import Company
@@ -27,31 +25,11 @@ BODIES = {
 
 
 @pytest.fixture
-def dav(demo, settings, hasher, demo_password) -> Callable[..., tuple[str, bytes]]:
+def dav(demo, settings, hasher, demo_password) -> InProcessDrive:
     # A quota makes quota-available-bytes deterministic (otherwise: the disk's free space).
     settings = dataclasses.replace(settings, drive=dataclasses.replace(settings.drive,
                                                                        quota_mib=100))
-    app = build_drive(settings, demo, hasher)
-
-    def call(method: str, path: str, body: bytes = b"", user: str = "expert",
-             **headers: str) -> tuple[str, bytes]:
-        credentials = base64.b64encode(f"{user}:{demo_password}".encode()).decode()
-        wsgi_path = path.encode("utf-8").decode("latin-1")  # PEP 3333 strings
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": wsgi_path, "SCRIPT_NAME": "/dav",
-                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
-                   "HTTP_HOST": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
-                   "HTTP_AUTHORIZATION": f"Basic {credentials}", "wsgi.errors": io.StringIO()}
-        environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
-        status = []
-        result = app(environ, lambda s, h, e=None: status.append(s))
-        try:
-            body = b"".join(result)  # WsgiDAV may start the response while iterated
-            return status[0], body
-        finally:
-            getattr(result, "close", lambda: None)()
-
-    return call
+    return InProcessDrive(build_drive(settings, demo, hasher), demo_password)
 
 
 def _canon(element) -> tuple:

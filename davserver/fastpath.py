@@ -1,0 +1,96 @@
+"""GET and HEAD of a document, answered before WsgiDAV.
+
+Most drive traffic is plain reads of documents. WsgiDAV answers one through its middleware
+stack, a resource object, a lock lookup and the ORM session; here the gate's own pooled
+connection resolves the path in one plain query (`acl.hot`), the one permission function
+decides through the same `LiasseProvider.locate` as every other request, and the blob is
+sent with the headers WsgiDAV would send (tests/integration/test_fastpath.py compares them).
+
+Only the plain case is taken: a GET or HEAD of a document, without a query string, a range
+or a condition (`If-*`). Anything else, and anything this path cannot answer with a 200 (a
+missing or refused path, a folder, a company not yet cached), goes to WsgiDAV as before, so
+errors keep one look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+from acl.blobs import DownloadStream
+from acl.documents import Location
+from acl.hot import HotQueries
+from config.names import normalize_segment
+from davserver.resources import content_type
+
+if TYPE_CHECKING:
+    from davserver.provider import LiasseProvider
+
+# What makes a GET anything but plain: WsgiDAV evaluates these.
+CONDITIONS = ("HTTP_RANGE", "HTTP_IF", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
+              "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE")
+
+
+class FastPath:
+    def __init__(self, provider: LiasseProvider, hot: HotQueries, block_size: int) -> None:
+        self.provider = provider
+        self.hot = hot
+        self.block_size = block_size
+
+    def __call__(self, environ: dict, start_response: Callable, connection
+                 ) -> Iterable[bytes] | None:
+        method = environ["REQUEST_METHOD"]
+        if method not in ("GET", "HEAD") or environ.get("QUERY_STRING") or \
+                any(name in environ for name in CONDITIONS):
+            return None
+        path = environ.get("PATH_INFO", "")
+        if path.endswith("/"):
+            return None
+        segments = [normalize_segment(s) for s in
+                    path.encode("latin-1").decode("utf-8").split("/") if s]
+        if len(segments) < 3:  # the drive root, a company, a standard folder
+            return None
+
+        def resolve(company, root, names: list[str]) -> Location | None:
+            nodes = self.hot.path(connection, root.id, names)
+            return None if nodes is None else Location(company, (root, *nodes))
+
+        location = self.provider.locate(environ, segments, resolve, cached_only=True)
+        if location is None or location.node.kind != "file":
+            return None
+        node = location.node
+        body = None
+        if method == "GET":
+            try:
+                blob = self.provider.blobs.open(node.sha256)
+            except OSError:
+                return None  # WsgiDAV answers (and logs) a missing body
+            body = _Body(DownloadStream(
+                blob, node.size, partial=False,
+                on_close=lambda sent, complete: self.provider.record_download(
+                    environ, node, sent, complete)), self.block_size)
+        start_response("200 OK", [
+            ("Content-Length", str(node.size)),
+            ("Last-Modified", formatdate(node.modified_at.timestamp(), usegmt=True)),
+            ("Content-Type", content_type(node.name)),
+            ("Date", formatdate(usegmt=True)),
+            ("ETag", f'"{node.sha256}"'),
+            ("Accept-Ranges", "bytes"),
+        ])
+        return [b""] if body is None else body
+
+
+class _Body:
+    """The blob in blocks; closing it (the server always does) records the download."""
+
+    def __init__(self, stream: DownloadStream, block_size: int) -> None:
+        self._stream = stream
+        self._block_size = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        while data := self._stream.read(self._block_size):
+            yield data
+
+    def close(self) -> None:
+        self._stream.close()

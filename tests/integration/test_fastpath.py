@@ -1,0 +1,117 @@
+"""GET and HEAD of a document answered before WsgiDAV (davserver/fastpath.py): the same
+answer as WsgiDAV's, the same rights, the same receipts; everything else still WsgiDAV's."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from support.wsgi import InProcessDrive
+
+from acl.models import Download, Node
+from davserver.app import build_drive
+
+DOC = "/Boulangerie Martin/Achats/Relevé d'août n°3.pdf"
+BODY = b"%PDF-1.4 " + bytes(range(256)) * 40
+
+
+@pytest.fixture
+def drive(demo, settings, hasher, demo_password) -> InProcessDrive:
+    drive = InProcessDrive(build_drive(settings, demo, hasher), demo_password)
+    assert drive("PUT", DOC, BODY, user="secretaire")[0].startswith("201")
+    return drive
+
+
+def without_wsgidav(drive: InProcessDrive) -> None:
+    """Any request reaching WsgiDAV now fails the test."""
+    def refuse(environ, start_response):
+        pytest.fail(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']} reached WsgiDAV")
+    drive.app.app = refuse
+
+
+def without_fast_path(drive: InProcessDrive) -> None:
+    drive.app.fast = None
+
+
+def downloads(demo) -> list[tuple[int, bool]]:
+    with demo.session() as s:
+        return [tuple(r) for r in s.execute(select(Download.bytes_sent, Download.complete)
+                                            .join(Node).where(Node.name == DOC.rsplit("/")[-1]))]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_same_answer_as_wsgidav(drive, method):
+    drive(method, DOC, user="expert")  # the company is now cached: the fast path answers
+    wrapped = drive.app.app
+    without_wsgidav(drive)
+    status, fast_body = drive(method, DOC, user="expert")
+    fast_headers = dict(drive.headers)
+    drive.app.app = wrapped
+    without_fast_path(drive)
+    assert drive(method, DOC, user="expert") == (status, fast_body)
+    generic_headers = dict(drive.headers)
+    assert status == "200 OK"
+    assert fast_body == (BODY if method == "GET" else b"")
+    fast_headers.pop("Date"), generic_headers.pop("Date")
+    assert fast_headers == generic_headers
+    assert fast_headers["Content-Length"] == str(len(BODY))
+    assert fast_headers["Content-Type"] == "application/pdf"
+
+
+def test_get_records_the_receipt(drive, demo):
+    drive("HEAD", DOC, user="expert")
+    without_wsgidav(drive)
+    assert drive("GET", DOC, user="expert")[0] == "200 OK"
+    drive.app.fast.provider.receipts.wait()
+    assert downloads(demo) == [(len(BODY), True)]
+    with demo.session() as s:
+        node = s.scalars(select(Node).where(Node.name == DOC.rsplit("/")[-1])).one()
+        assert node.download_count == 1 and node.received_at is not None  # cabinet received
+
+
+def test_head_records_nothing(drive, demo):
+    drive("HEAD", DOC, user="expert")
+    without_wsgidav(drive)
+    assert drive("HEAD", DOC, user="expert")[0] == "200 OK"
+    drive.app.fast.provider.receipts.wait()
+    assert downloads(demo) == []
+
+
+@pytest.mark.parametrize("path, user", [
+    ("/Boulangerie Martin/Fiscalité/liasse.pdf", "secretaire"),  # no right on the folder
+    ("/Boulangerie Martin/Achats/absent.pdf", "secretaire"),     # missing
+    (DOC, "dupont"),                                             # another company's user
+    ("/Boulangerie Martin/Achats/", "secretaire"),               # a folder
+])
+def test_what_the_fast_path_cannot_serve_gets_wsgidavs_answer(drive, path, user):
+    drive("HEAD", DOC, user=user)  # warm the company cache for this user's generation
+    status, body = drive("GET", path, user=user)
+    without_fast_path(drive)
+    assert drive("GET", path, user=user)[0] == status  # (WsgiDAV's error pages hold the time)
+    assert BODY not in body
+    if path.endswith(".pdf"):
+        assert status.startswith("404")
+
+
+def test_refused_document_is_not_served(drive, demo):
+    with demo.transaction() as tx:  # a document in a folder secretaire cannot read
+        doc = tx.scalars(select(Node).where(Node.name == DOC.rsplit("/")[-1])).one()
+        fiscal = tx.scalars(select(Node).where(Node.name == "Fiscalité",
+                                               Node.company_id == doc.company_id)).one()
+        tx.add(Node(company_id=doc.company_id, parent_id=fiscal.id, name="secret.pdf",
+                    kind="file", size=doc.size, sha256=doc.sha256))
+    path = "/Boulangerie Martin/Fiscalité/secret.pdf"
+    assert drive("GET", path, user="expert")[0] == "200 OK"
+    status, body = drive("GET", path, user="secretaire")
+    assert status.startswith("404") and BODY not in body
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({"range": "bytes=0-9"}, "206 Partial Content"),
+    ({"if_none_match": "*"}, "304 Not Modified"),
+])
+def test_conditions_and_ranges_go_to_wsgidav(drive, headers, expected):
+    drive("HEAD", DOC, user="expert")
+    fast, answers = drive.app.fast, []
+    drive.app.fast = lambda *args: answers.append(fast(*args)) or answers[-1]
+    assert drive("GET", DOC, user="expert", **headers)[0] == expected
+    assert answers == [None]  # declined: WsgiDAV answered
