@@ -130,6 +130,9 @@ class Company(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     protection_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=CompanyStatus.ACTIVE.value)
+    # Bumped by database triggers on every change of the company's nodes or their
+    # properties (migration 0007): the drive's cached listings are valid while it stays.
+    tree_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")

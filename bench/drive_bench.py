@@ -20,6 +20,7 @@ import http.client
 import io
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -330,7 +331,7 @@ class Client:
 
 
 def count_responses(data: bytes) -> int:
-    return data.count(b":response>") // 2
+    return len(re.findall(rb"</(?:\w+:)?response>", data))  # opening tags may hold xmlns
 
 
 def put_stream(server: Server, path: str, size: int, chunk: memoryview) -> None:
@@ -448,13 +449,27 @@ class Samples:
         return max(self.values[side]) if self.values[side] else None
 
 
+def touch(client: Client, path: str, stamp: int) -> None:
+    """Change the folder at `path` (a dead property on its first document, untimed): the
+    listing that follows is then computed, not Liasse's cached answer for an unchanged
+    folder. The reference (which caches nothing) gets the same request."""
+    body = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:propertyupdate xmlns:D="DAV:" '
+            b'xmlns:B="urn:bench:"><D:set><D:prop><B:stamp>%d</B:stamp></D:prop></D:set>'
+            b"</D:propertyupdate>" % stamp)
+    client.check("PROPPATCH", path + quote(doc_name(0)), (207,), body=body,
+                 headers={"Content-Type": "application/xml"})
+
+
 def time_propfind(server: Server, path: str, members: int, reps: int,
-                  body: bytes = ALLPROP) -> float:
-    """Median seconds of `reps` sequential PROPFIND Depth 1 on one warm connection."""
+                  body: bytes = ALLPROP, *, changed: bool = True) -> float:
+    """Median seconds of `reps` sequential PROPFIND Depth 1 on one warm connection; with
+    `changed`, each after a change in the folder (untimed)."""
     client = Client(server)
     client.request("OPTIONS", path)  # connect (and sign in) before timing
     times = []
-    for _ in range(reps):
+    for rep in range(reps):
+        if changed:
+            touch(client, path, rep)
         start = time.perf_counter()
         client.propfind(path, members, body)
         times.append(time.perf_counter() - start)
@@ -636,6 +651,8 @@ class Bench:
             Figure("mem_put", f"Memory growth, PUT of {big}", "MiB", "lower", 100.0,
                    aggregate="max"),
             # Information only (no target).
+            Figure("pf_s_same", f"PROPFIND Depth 1, {fmt_count(s)} documents, folder "
+                   "unchanged since the last listing", "ms", "lower", None),
             Figure("pf_l_named", f"PROPFIND Depth 1, {fmt_count(large)} documents, 6 named "
                    "properties", "ms", "lower", None),
             Figure("us_member", f"PROPFIND {fmt_count(large)}: time per member", "µs",
@@ -715,6 +732,7 @@ class Bench:
         path = server.path(self.folder_names[large_n], folder=True)
         client = Client(server)
         client.request("OPTIONS", path)
+        touch(client, path, time.monotonic_ns())
         before = server.rss_kib()
         with RssSampler(server.pid) as rss:
             start = time.perf_counter()
@@ -745,6 +763,11 @@ class Bench:
                         server = self.servers[side]
                         self.record(key, side, 1000 * time_propfind(
                             server, server.path(self.folder_names[n], folder=True), n, reps))
+                for side in order:
+                    server = self.servers[side]
+                    self.record("pf_s_same", side, 1000 * time_propfind(
+                        server, server.path(self.folder_names[small_n], folder=True), small_n,
+                        20, changed=False))
                 noise = os.urandom(plan.small_size)
                 heads = [f"round {r} file {i}\n".encode() for i in range(plan.small_count)]
                 bodies = [h + noise[len(h):] for h in heads]  # distinct bodies, same size

@@ -75,6 +75,7 @@ class DriveSettings:
     quota_mib: int = _setting(0, _NON_NEGATIVE)
     block_size_kib: int = _setting(256, _check(lambda v: 8 <= v <= 16384,
                                                "doit être entre 8 et 16384"))
+    listing_cache_mib: int = _setting(64, _NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from acl.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.fastpath import FastPath
 from davserver.gate import DriveGate
+from davserver.propfind import ListingCache
 from davserver.provider import DriveLimits, LiasseProvider
 
 MOUNT_PATH = "/dav"  # must equal the dispatcher prefix: WsgiDAV builds hrefs from it
@@ -36,7 +37,10 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
     limits = DriveLimits(
         max_upload_bytes=drive.max_upload_mib * 2**20 if drive.max_upload_mib else None,
         default_quota_bytes=drive.quota_mib * 2**20 if drive.quota_mib else None)
-    provider = LiasseProvider(db, BlobStore(settings.data_dir / "blobs"), limits)
+    listings = ListingCache(drive.listing_cache_mib * 2**20) if drive.listing_cache_mib \
+        else None
+    provider = LiasseProvider(db, BlobStore(settings.data_dir / "blobs"), limits,
+                              listings=listings)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": MOUNT_PATH,

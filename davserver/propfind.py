@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 from email.utils import formatdate
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from lxml import etree
+from sqlalchemy import select
 
 from acl import documents
+from acl.models import Company
 from davserver.resources import LIASSE_NS, RECEIPT_PROPS, NodeCollection
 
 RECEIPT_TAGS = tuple((prop, prop.split("}", 1)[1]) for prop in RECEIPT_PROPS)
@@ -167,16 +171,83 @@ def _resource_values(member, fmt: _Formatter, quota, lockdiscovery) -> dict[str,
                    dead=member._dead_properties(), quota=quota, lockdiscovery=lockdiscovery)
 
 
+class ListingCache:
+    """Finished PROPFIND answers, the least recently used dropped past `max_bytes`.
+
+    A key holds everything an answer depends on: the user and the rights generation (who
+    sees which folders), the folder, its company's `tree_version` (moved by database
+    triggers on any change of a node or a dead property in the company, from any process),
+    the path and the request. Locks live outside the database: an answer that shows one is
+    never cached, nor served from the cache while a lock exists below the folder.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry = max_bytes // 16  # a 10,000-document listing is not kept
+        self._entries: OrderedDict[tuple, tuple[list[bytes], int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> list[bytes] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: tuple, chunks: list[bytes]) -> None:
+        size = sum(len(c) for c in chunks)
+        if size > self.max_entry:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._entries[key] = (chunks, size)
+            self._size += size
+            while self._size > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._size -= dropped
+
+
 def respond(provider, folder: NodeCollection, environ: dict, start_response, mode: str,
             names: list[str]):
-    """The whole 207 answer for `folder` and its members (Depth 1)."""
-    fmt = _Formatter()
-    quota = provider.usage(environ, folder.location.company)
+    """The whole 207 answer for `folder` and its members (Depth 1), from the cache when
+    nothing it shows has changed."""
     lm = provider.lock_manager
     locked: set[str] = set()
     if lm is not None:
         locked = {lock["root"].rstrip("/") for lock in lm.get_url_lock_list(
             folder.get_ref_url(), recursive=True)}
+    key = None
+    if provider.listings is not None and not locked:
+        # Read before the listing's own rows: they are then at least this recent.
+        version = environ["liasse.session"].scalar(select(Company.tree_version).where(
+            Company.id == folder.location.company.id))
+        key = (environ["liasse.user"].id, environ.get("liasse.generation"), folder.node.id,
+               version, folder.path, mode, tuple(names))
+        chunks = provider.listings.get(key)
+        if chunks is not None:
+            return _send(start_response, chunks)
+    chunks = _listing(provider, folder, environ, mode, names, locked)
+    if key is not None:
+        provider.listings.put(key, chunks)
+    return _send(start_response, chunks)
+
+
+def _send(start_response, chunks: list[bytes]) -> list[bytes]:
+    start_response("207 Multi-Status", [
+        ("Content-Type", "application/xml; charset=utf-8"),
+        ("Date", formatdate(usegmt=True)),
+        ("Content-Length", str(sum(len(c) for c in chunks)))])
+    return chunks
+
+
+def _listing(provider, folder: NodeCollection, environ: dict, mode: str, names: list[str],
+             locked: set[str]) -> list[bytes]:
+    fmt = _Formatter()
+    quota = provider.usage(environ, folder.location.company)
     base = quote(provider.mount_path + provider.share_path + folder.path.rstrip("/") + "/",
                  safe=HREF_SAFE)
     chunks = [b'<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
@@ -222,10 +293,6 @@ def respond(provider, folder: NodeCollection, environ: dict, start_response, mod
                          lockdiscovery=None), name, not is_file)
     batch.append("</D:multistatus>")
     chunks.append("".join(batch).encode("utf-8"))
-    start_response("207 Multi-Status", [
-        ("Content-Type", "application/xml; charset=utf-8"),
-        ("Date", formatdate(usegmt=True)),
-        ("Content-Length", str(sum(len(c) for c in chunks)))])
     return chunks
 
 

@@ -45,11 +45,13 @@ class DriveLimits:
 
 
 class LiasseProvider(DAVProvider):
-    def __init__(self, db: Database, blobs: BlobStore, limits: DriveLimits) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, limits: DriveLimits, *,
+                 listings: propfind.ListingCache | None = None) -> None:
         super().__init__()
         self.db = db
         self.blobs = blobs
         self.limits = limits
+        self.listings = listings
         self.receipts = ReceiptRecorder(db)
         self._companies: dict[str, tuple[int, Company | None, Node | None]] = {}
         self._companies_lock = threading.Lock()

@@ -1,0 +1,171 @@
+"""Cached folder listings (davserver/propfind.py ListingCache): served again only while
+nothing they show has changed — whoever changed it, through the drive or not."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select
+from support.wsgi import InProcessDrive
+
+from acl import documents
+from acl.blobs import BlobStore
+from acl.models import Company, Node, NodeProperty, User
+from acl.tree import add_document
+from davserver import propfind
+from davserver.app import build_drive
+
+FOLDER = "/Boulangerie Martin/Achats/"
+LOCK = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+        b"</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>moi</D:owner>"
+        b"</D:lockinfo>")
+
+
+@pytest.fixture
+def drive(demo, settings, hasher, demo_password) -> InProcessDrive:
+    drive = InProcessDrive(build_drive(settings, demo, hasher), demo_password)
+    assert drive("PUT", FOLDER + "facture.pdf", b"%PDF-1.4 a", user="secretaire")[0] \
+        .startswith("201")
+    return drive
+
+
+def listing(drive: InProcessDrive, path: str = FOLDER, user: str = "secretaire") -> str:
+    status, body = drive("PROPFIND", path, user=user, depth="1")
+    assert status.startswith("207")
+    return body.decode("utf-8")
+
+
+def company_version(demo, name: str = "Boulangerie Martin") -> int:
+    with demo.session() as s:
+        return s.scalar(select(Company.tree_version).where(Company.name == name))
+
+
+def test_an_unchanged_folder_is_listed_from_the_cache(drive, monkeypatch):
+    first = listing(drive)
+    monkeypatch.setattr(documents, "live_children_rows",
+                        lambda *a: pytest.fail("listed again although nothing changed"))
+    assert listing(drive) == first
+
+
+@pytest.mark.parametrize("change, shows", [
+    (lambda d: d("PUT", FOLDER + "nouveau.pdf", b"%PDF-1.4 b", user="secretaire"),
+     "nouveau.pdf"),
+    (lambda d: d("PUT", FOLDER + "facture.pdf", b"%PDF-1.4 version 2", user="secretaire"),
+     "<D:getcontentlength>18</D:getcontentlength>"),
+    (lambda d: d("DELETE", FOLDER + "facture.pdf", user="secretaire"), "!facture.pdf"),
+    (lambda d: d("MOVE", FOLDER + "facture.pdf", user="secretaire",
+                 destination="/dav/Boulangerie%20Martin/Achats/renomm%C3%A9e.pdf"),
+     "renommée.pdf"),
+    (lambda d: d("PROPPATCH", FOLDER + "facture.pdf", (
+        b'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:test:">'
+        b"<D:set><D:prop><Z:couleur>rouge</Z:couleur></D:prop></D:set>"
+        b"</D:propertyupdate>"), user="secretaire"), "rouge"),
+    (lambda d: d("MKCOL", FOLDER + "Sous-dossier", user="secretaire"), "Sous-dossier"),
+])
+def test_a_change_through_the_drive_shows_at_once(drive, change, shows):
+    before = listing(drive)
+    assert change(drive)[0][0] in "2"
+    after = listing(drive)
+    if shows.startswith("!"):
+        assert shows[1:] in before and shows[1:] not in after
+    else:
+        assert shows not in before and shows in after
+
+
+def test_a_download_by_the_other_side_shows_the_receipt(drive):
+    before = listing(drive)
+    assert ">1</L:download-count>" not in before
+    assert drive("GET", FOLDER + "facture.pdf", user="expert")[0] == "200 OK"
+    after = listing(drive)  # (waits for the receipt recorder, then lists)
+    assert ">1</L:download-count>" in after and "expert</L:received-by>" in after
+
+
+def test_a_change_made_outside_the_drive_shows_at_once(drive, demo, settings):
+    """The web app, the CLI or another server write the database directly: the triggers
+    move the company's tree version, the drive's cache does not need to be told."""
+    before = listing(drive)
+    with demo.transaction() as tx:
+        company = tx.scalars(select(Company).where(Company.name == "Boulangerie Martin")).one()
+        achats = documents.resolve(tx, company, ["Achats"])
+        user = tx.scalars(select(User).where(User.login == "expert")).one()
+        add_document(tx, BlobStore(settings.data_dir / "blobs"), achats.node, "du-web.pdf",
+                     io.BytesIO(b"%PDF-1.4 web"), deposited_by_id=user.id)
+    assert "du-web.pdf" not in before and "du-web.pdf" in listing(drive)
+
+
+def test_each_user_gets_their_own_listing(drive):
+    root = "/Boulangerie Martin/"
+    assert "Fiscalit" not in listing(drive, root, user="secretaire")
+    assert "Fiscalit" in listing(drive, root, user="expert")
+    assert "Fiscalit" not in listing(drive, root, user="secretaire")
+
+
+def test_locks_show_in_the_listing_and_go_with_unlock(drive):
+    assert "activelock" not in listing(drive)
+    status, _ = drive("LOCK", FOLDER + "facture.pdf", LOCK, user="secretaire",
+                      timeout="Second-60")
+    assert status.startswith("200")
+    token = dict(drive.headers)["Lock-Token"]
+    assert "activelock" in listing(drive) and "activelock" in listing(drive)
+    assert drive("UNLOCK", FOLDER + "facture.pdf", user="secretaire",
+                 lock_token=token)[0].startswith("204")
+    assert "activelock" not in listing(drive)
+
+
+def test_cache_off_lists_every_time(demo, settings, hasher, demo_password, monkeypatch):
+    import dataclasses
+    settings = dataclasses.replace(settings, drive=dataclasses.replace(
+        settings.drive, listing_cache_mib=0))
+    drive = InProcessDrive(build_drive(settings, demo, hasher), demo_password)
+    listing(drive)
+    calls = []
+    real = documents.live_children_rows
+    monkeypatch.setattr(documents, "live_children_rows",
+                        lambda *a: calls.append(1) or real(*a))
+    listing(drive)
+    assert calls == [1]
+
+
+def test_the_cache_keeps_to_its_size():
+    cache = propfind.ListingCache(1600)
+    for i in range(20):
+        cache.put(("k", i), [b"x" * 100])
+    assert cache.get(("k", 19)) == [b"x" * 100]
+    assert cache.get(("k", 0)) is None  # the oldest went first
+    cache.put(("big",), [b"x" * 200])  # over a sixteenth of the whole: not kept
+    assert cache.get(("big",)) is None
+
+
+def test_triggers_move_the_tree_version(demo, settings):
+    """Every write to a company's nodes and their dead properties, on SQLite and
+    PostgreSQL alike."""
+    seen = [company_version(demo)]
+
+    def moved() -> bool:
+        seen.append(company_version(demo))
+        return seen[-1] > seen[-2]
+
+    with demo.transaction() as tx:
+        company = tx.scalars(select(Company).where(Company.name == "Boulangerie Martin")).one()
+        achats = documents.resolve(tx, company, ["Achats"])
+        folder = documents.create_folder(tx, achats, "Lot", None)
+        folder_id = folder.id
+    assert moved()
+    with demo.transaction() as tx:
+        tx.get(Node, folder_id).name = "Lot 2"
+    assert moved()
+    with demo.transaction() as tx:
+        tx.add(NodeProperty(node_id=folder_id, name="{urn:x:}a", value="<a/>"))
+    assert moved()
+    with demo.transaction() as tx:
+        tx.get(NodeProperty, (folder_id, "{urn:x:}a")).value = "<b/>"
+    assert moved()
+    with demo.transaction() as tx:
+        tx.delete(tx.get(NodeProperty, (folder_id, "{urn:x:}a")))
+    assert moved()
+    other = company_version(demo, "Garage Dupont")
+    with demo.transaction() as tx:
+        tx.delete(tx.get(Node, folder_id))
+    assert moved()
+    assert company_version(demo, "Garage Dupont") == other  # only its own company's
