@@ -20,7 +20,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from acl.audit import RIGHTS
 from acl.documents import path_steps
-from acl.models import Generation, User
+from acl.models import Company, Generation, User
 
 
 class NodeRow(NamedTuple):
@@ -85,6 +85,8 @@ class HotQueries:
         self._account = _Prepared(engine, select(
             User.login, User.side, User.active, User.credentials_version,
             generation.label("generation")).where(User.id == bindparam("user_id")))
+        self._tree_version = _Prepared(engine, select(Company.tree_version).where(
+            Company.id == bindparam("company_id")))
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -98,6 +100,10 @@ class HotQueries:
     def account(self, connection, user_id: int) -> AccountRow | None:
         row = self._account.first(connection, {"user_id": user_id})
         return None if row is None else AccountRow(*row)
+
+    def tree_version(self, connection, company_id: int) -> int | None:
+        row = self._tree_version.first(connection, {"company_id": company_id})
+        return None if row is None else row[0]
 
     def path(self, connection, root_id: int, segments: Sequence[str]
              ) -> tuple[NodeRow, ...] | None:

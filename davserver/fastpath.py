@@ -1,10 +1,13 @@
-"""GET and HEAD of a document, answered before WsgiDAV.
+"""GET and HEAD of a document, and listings already in the cache, answered before WsgiDAV.
 
 Most drive traffic is plain reads of documents. WsgiDAV answers one through its middleware
 stack, a resource object, a lock lookup and the ORM session; here the gate's own pooled
 connection resolves the path in one plain query (`acl.hot`), the one permission function
 decides through the same `LiasseProvider.locate` as every other request, and the blob is
 sent with the headers WsgiDAV would send (tests/integration/test_fastpath.py compares them).
+
+A PROPFIND Depth 1 whose answer is in the listing cache (davserver/propfind.py, which fills
+it) and still valid is sent from there, after the same rights check.
 
 Only the plain case is taken: a GET or HEAD of a document, without a query string, a range
 or a condition (`If-*`). Anything else, and anything this path cannot answer with a 200 (a
@@ -14,14 +17,17 @@ errors keep one look.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator
 from email.utils import formatdate
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from acl.blobs import DownloadStream
 from acl.documents import Location
 from acl.hot import HotQueries
 from config.names import normalize_segment
+from davserver import propfind
 from davserver.resources import content_type
 
 if TYPE_CHECKING:
@@ -41,22 +47,19 @@ class FastPath:
     def __call__(self, environ: dict, start_response: Callable, connection
                  ) -> Iterable[bytes] | None:
         method = environ["REQUEST_METHOD"]
-        if method not in ("GET", "HEAD") or environ.get("QUERY_STRING") or \
+        if method not in ("GET", "HEAD", "PROPFIND") or environ.get("QUERY_STRING") or \
                 any(name in environ for name in CONDITIONS):
             return None
-        path = environ.get("PATH_INFO", "")
-        if path.endswith("/"):
-            return None
         segments = [normalize_segment(s) for s in
-                    path.encode("latin-1").decode("utf-8").split("/") if s]
-        if len(segments) < 3:  # the drive root, a company, a standard folder
+                    environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8").split("/")
+                    if s]
+        if not segments:  # the drive root
             return None
-
-        def resolve(company, root, names: list[str]) -> Location | None:
-            nodes = self.hot.path(connection, root.id, names)
-            return None if nodes is None else Location(company, (root, *nodes))
-
-        location = self.provider.locate(environ, segments, resolve, cached_only=True)
+        if method == "PROPFIND":
+            return self._cached_listing(environ, start_response, connection, segments)
+        if environ["PATH_INFO"].endswith("/") or len(segments) < 3:  # not a document
+            return None
+        location = self._locate(environ, connection, segments)
         if location is None or location.node.kind != "file":
             return None
         node = location.node
@@ -79,6 +82,35 @@ class FastPath:
             ("Accept-Ranges", "bytes"),
         ])
         return [b""] if body is None else body
+
+
+    def _locate(self, environ: dict, connection, segments: list[str]) -> Location | None:
+        def resolve(company, root, names: list[str]) -> Location | None:
+            nodes = self.hot.path(connection, root.id, names) if names else ()
+            return None if nodes is None else Location(company, (root, *nodes))
+
+        return self.provider.locate(environ, segments, resolve, cached_only=True)
+
+    def _cached_listing(self, environ: dict, start_response: Callable, connection,
+                        segments: list[str]) -> list[bytes] | None:
+        """A PROPFIND Depth 1 answered before from the listing cache, if still valid (as
+        `propfind.respond` keys it); None otherwise."""
+        listings = self.provider.listings
+        if listings is None or environ.get("HTTP_DEPTH", "").strip() != "1":
+            return None
+        location = self._locate(environ, connection, segments)
+        if location is None or location.node.kind == "file":
+            return None
+        path = "/" + "/".join(segments)
+        if propfind.locks_below(self.provider, quote(self.provider.share_path + path + "/")):
+            return None
+        self.provider.receipts.wait()  # a client reads its own downloads back
+        version = self.hot.tree_version(connection, location.company.id)
+        body = environ["wsgi.input"].read()  # the gate has read it into memory
+        environ["wsgi.input"] = io.BytesIO(body)  # for WsgiDAV, on a miss
+        chunks = listings.get(propfind.listing_key(environ, location.node.id, version, path,
+                                                   body))
+        return None if chunks is None else propfind.send(start_response, chunks)
 
 
 class _Body:

@@ -211,32 +211,42 @@ class ListingCache:
                 self._size -= dropped
 
 
-def respond(provider, folder: NodeCollection, environ: dict, start_response, mode: str,
-            names: list[str]):
-    """The whole 207 answer for `folder` and its members (Depth 1), from the cache when
-    nothing it shows has changed."""
+def locks_below(provider, ref_url: str) -> set[str]:
+    """URLs (no trailing slash) of the locks on the folder at `ref_url` or below it."""
     lm = provider.lock_manager
-    locked: set[str] = set()
-    if lm is not None:
-        locked = {lock["root"].rstrip("/") for lock in lm.get_url_lock_list(
-            folder.get_ref_url(), recursive=True)}
+    if lm is None:
+        return set()
+    return {lock["root"].rstrip("/") for lock in lm.get_url_lock_list(ref_url, recursive=True)}
+
+
+def listing_key(environ: dict, folder_id: int, tree_version: int, path: str,
+                body: bytes) -> tuple:
+    """What a cached answer depends on (see ListingCache); the request body as sent."""
+    return (environ["liasse.user"].id, environ.get("liasse.generation"), folder_id,
+            tree_version, path.rstrip("/"), body)
+
+
+def respond(provider, folder: NodeCollection, environ: dict, start_response, mode: str,
+            names: list[str], body: bytes):
+    """The whole 207 answer for `folder` and its members (Depth 1), kept in the cache when
+    no lock shows in it (davserver/fastpath.py serves it again)."""
+    locked = locks_below(provider, folder.get_ref_url())
     key = None
     if provider.listings is not None and not locked:
         # Read before the listing's own rows: they are then at least this recent.
         version = environ["liasse.session"].scalar(select(Company.tree_version).where(
             Company.id == folder.location.company.id))
-        key = (environ["liasse.user"].id, environ.get("liasse.generation"), folder.node.id,
-               version, folder.path, mode, tuple(names))
+        key = listing_key(environ, folder.node.id, version, folder.path, body)
         chunks = provider.listings.get(key)
         if chunks is not None:
-            return _send(start_response, chunks)
+            return send(start_response, chunks)
     chunks = _listing(provider, folder, environ, mode, names, locked)
     if key is not None:
         provider.listings.put(key, chunks)
-    return _send(start_response, chunks)
+    return send(start_response, chunks)
 
 
-def _send(start_response, chunks: list[bytes]) -> list[bytes]:
+def send(start_response, chunks: list[bytes]) -> list[bytes]:
     start_response("207 Multi-Status", [
         ("Content-Type", "application/xml; charset=utf-8"),
         ("Date", formatdate(usegmt=True)),
@@ -313,5 +323,5 @@ def handle(provider, environ: dict, start_response):
     if request is None:
         environ["wsgi.input"] = io.BytesIO(body)  # WsgiDAV reads it again
         return None
-    return respond(provider, folder, environ, start_response, *request)
+    return respond(provider, folder, environ, start_response, *request, body)
 

@@ -141,7 +141,9 @@ class LiasseProvider(DAVProvider):
     def relocate(self, session: Session, location: Location) -> Location:
         """The same location loaded in another session (a write transaction)."""
         company = session.get(Company, location.company.id)
-        nodes = tuple(session.get(Node, n.id) for n in location.nodes)
+        ids = [n.id for n in location.nodes]
+        loaded = {n.id: n for n in session.scalars(select(Node).where(Node.id.in_(ids)))}
+        nodes = tuple(loaded.get(i) for i in ids)
         if company is None or any(n is None or n.deleted_at is not None for n in nodes):
             raise DAVError(409, "Le dossier a changé pendant l'opération ; réessayez.")
         return Location(company, nodes)

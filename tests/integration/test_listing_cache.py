@@ -169,3 +169,14 @@ def test_triggers_move_the_tree_version(demo, settings):
         tx.delete(tx.get(Node, folder_id))
     assert moved()
     assert company_version(demo, "Garage Dupont") == other  # only its own company's
+
+
+def test_a_cached_listing_is_served_before_wsgidav_with_the_same_rights(drive):
+    fiscal = "/Boulangerie Martin/Fiscalité/"
+    first = listing(drive, fiscal, user="expert")
+    wsgidav = drive.app.app
+    drive.app.app = lambda environ, start_response: pytest.fail("reached WsgiDAV")
+    assert listing(drive, fiscal, user="expert") == first
+    drive.app.app = wsgidav
+    status, body = drive("PROPFIND", fiscal, user="secretaire", depth="1")
+    assert status.startswith("404") and b"multistatus" not in body
