@@ -22,7 +22,7 @@ class BlobWriter:
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
-        store.tmp.mkdir(parents=True, exist_ok=True)
+        store.ensure_folder(store.tmp)
         fd, self._tmp_name = tempfile.mkstemp(dir=store.tmp, prefix="put-")
         self._file = os.fdopen(fd, "wb")
         self._digest = hashlib.sha256()
@@ -41,8 +41,12 @@ class BlobWriter:
             self._file.close()
             sha = self._digest.hexdigest()
             target = self.store.path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._tmp_name, target)
+            self.store.ensure_folder(target.parent)
+            try:
+                os.replace(self._tmp_name, target)
+            except FileNotFoundError:  # its folder was removed since it was made
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp_name, target)
             return sha, self.size
         except BaseException:
             self.discard()
@@ -58,6 +62,13 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
+        self._folders: set[Path] = set()  # made (or found) already: no mkdir per upload
+
+    def ensure_folder(self, folder: Path) -> None:
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            if len(self._folders) < 100_000:
+                self._folders.add(folder)
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256

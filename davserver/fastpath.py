@@ -23,10 +23,20 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_BAD_REQUEST,
+    HTTP_CREATED,
+    HTTP_LOCKED,
+    HTTP_NO_CONTENT,
+    DAVError,
+)
+
 from acl.blobs import DownloadStream
 from acl.documents import Location
 from acl.hot import HotQueries
-from config.names import normalize_segment
+from acl.policy import Action, authorize
+from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.resources import content_type
 
@@ -47,7 +57,7 @@ class FastPath:
     def __call__(self, environ: dict, start_response: Callable, connection
                  ) -> Iterable[bytes] | None:
         method = environ["REQUEST_METHOD"]
-        if method not in ("GET", "HEAD", "PROPFIND") or environ.get("QUERY_STRING") or \
+        if method not in ("GET", "HEAD", "PROPFIND", "PUT") or environ.get("QUERY_STRING") or \
                 any(name in environ for name in CONDITIONS):
             return None
         segments = [normalize_segment(s) for s in
@@ -57,6 +67,8 @@ class FastPath:
             return None
         if method == "PROPFIND":
             return self._cached_listing(environ, start_response, connection, segments)
+        if method == "PUT":
+            return self._put(environ, start_response, connection, segments)
         if environ["PATH_INFO"].endswith("/") or len(segments) < 3:  # not a document
             return None
         location = self._locate(environ, connection, segments)
@@ -111,6 +123,65 @@ class FastPath:
         chunks = listings.get(propfind.listing_key(environ, location.node.id, version, path,
                                                    body))
         return None if chunks is None else propfind.send(start_response, chunks)
+
+
+    def _put(self, environ: dict, start_response: Callable, connection,
+             segments: list[str]) -> list[bytes] | None:
+        """A PUT of a whole body of announced length into a folder, by a user who may write
+        there, on a name no lock covers, in a company without quota (whose check needs the
+        company's total): stored as `LiasseProvider.deposit` files every upload. Anything
+        else is left to WsgiDAV, which refuses it with its reason."""
+        length = environ.get("CONTENT_LENGTH", "")
+        if not length.isdigit() or environ.get("wsgi.input_terminated") or len(segments) < 3 \
+                or environ["PATH_INFO"].endswith("/") \
+                or any(h in environ for h in ("HTTP_CONTENT_ENCODING", "HTTP_CONTENT_RANGE")):
+            return None
+        try:
+            name = check_segment(segments[-1])
+        except InvalidName:
+            return None
+        parent = self._locate(environ, connection, segments[:-1])
+        if parent is None or parent.node.kind == "file" or \
+                self.provider.quota(parent.company) is not None:
+            return None
+        found = self.hot.path(connection, parent.node.id, [name])
+        if found is not None and found[0].kind != "file":
+            return None
+        resource = Location(parent.company, (*parent.nodes, found[0])).resource() \
+            if found else parent.resource(for_new_child=True)
+        if not authorize(environ["liasse.principal"], Action.WRITE, resource):
+            return None
+        ref_url = quote(self.provider.share_path + "/" + "/".join(segments))
+        if self._locked(ref_url):
+            return None
+        writer = self.provider.blobs.writer()
+        try:
+            remaining = int(length)
+            stream = environ["wsgi.input"]
+            while remaining:
+                data = stream.read(min(self.block_size, remaining))
+                if not data:
+                    raise DAVError(HTTP_BAD_REQUEST, "Le corps de la requête est incomplet.")
+                writer.write(data)
+                remaining -= len(data)
+            if self._locked(ref_url):  # locked while the body was arriving
+                raise DAVError(HTTP_LOCKED)
+            sha, size = writer.commit()
+            location = self.provider.deposit(environ, parent, name, sha, size)
+        except DAVError as error:
+            writer.discard()
+            return util.send_status_response(environ, start_response, error)
+        except BaseException:
+            writer.discard()
+            raise
+        return util.send_status_response(
+            environ, start_response, HTTP_NO_CONTENT if found else HTTP_CREATED,
+            add_headers=[("ETag", f'"{location.node.sha256}"')])
+
+    def _locked(self, ref_url: str) -> bool:
+        """Whether a lock covers this URL (on it, or on a folder above it with depth)."""
+        lm = self.provider.lock_manager
+        return lm is not None and bool(lm.get_indirect_url_lock_list(ref_url))
 
 
 class _Body:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVProvider
@@ -147,6 +148,25 @@ class LiasseProvider(DAVProvider):
         if company is None or any(n is None or n.deleted_at is not None for n in nodes):
             raise DAVError(409, "Le dossier a changé pendant l'opération ; réessayez.")
         return Location(company, nodes)
+
+    def deposit(self, environ: dict, parent: Location, name: str, sha256: str,
+                size: int) -> Location:
+        """File a stored body as the document `name` of `parent`: a new document, or a new
+        version of the one there now. Returns the document's location."""
+        for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
+            try:                # then this body becomes its new version
+                with self.db.transaction() as tx:
+                    parent_now = self.relocate(tx, parent)
+                    existing = documents.live_child(tx, parent_now.node.id, name)
+                    if existing is not None and existing.kind != "file":
+                        raise DAVError(405, "Un dossier porte déjà ce nom.")
+                    node = documents.store_body(tx, parent_now, name, sha256, size,
+                                                environ["liasse.user"].id, existing=existing)
+                    return Location(parent_now.company, (*parent_now.nodes, node))
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def forget(self, environ: dict) -> None:
         """After a write: drop what this request cached, so later lookups see the change."""

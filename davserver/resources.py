@@ -384,12 +384,8 @@ class DocumentResource(_NodeMixin, DAVNonCollection):
             writer.discard()
             return
         sha, size = writer.commit()
-        with self.provider.db.transaction() as tx:
-            location = self.provider.relocate(tx, self.location)
-            node = documents.store_body(tx, self.provider.relocate(tx, Location(
-                location.company, location.nodes[:-1])), self.node.name, sha, size,
-                _ctx(self.environ)[1].id, existing=location.node)
-            self.location = Location(location.company, (*location.nodes[:-1], node))
+        self.location = self.provider.deposit(self.environ, Location(
+            self.location.company, self.location.nodes[:-1]), self.node.name, sha, size)
         self.provider.forget(self.environ)
 
 
@@ -423,19 +419,6 @@ class PendingDocument(DocumentResource):
             writer.discard()
             return
         sha, size = writer.commit()
-        for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
-            try:                # then this body becomes its new version
-                with self.provider.db.transaction() as tx:
-                    parent = self.provider.relocate(tx, self.parent)
-                    existing = documents.live_child(tx, parent.node.id, self.name_)
-                    if existing is not None and existing.kind != "file":
-                        raise DAVError(405, "Un dossier porte déjà ce nom.")
-                    self._stored = documents.store_body(tx, parent, self.name_, sha, size,
-                                                        _ctx(self.environ)[1].id,
-                                                        existing=existing)
-                    self.location = Location(parent.company, (*parent.nodes, self._stored))
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
+        self.location = self.provider.deposit(self.environ, self.parent, self.name_, sha, size)
+        self._stored = self.location.node
         self.provider.forget(self.environ)

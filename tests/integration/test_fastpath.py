@@ -3,11 +3,13 @@ answer as WsgiDAV's, the same rights, the same receipts; everything else still W
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support.wsgi import InProcessDrive
 
-from acl.models import Download, Node
+from acl.models import Download, Event, Node, NodeVersion
 from davserver.app import build_drive
 
 DOC = "/Boulangerie Martin/Achats/Relevé d'août n°3.pdf"
@@ -115,3 +117,68 @@ def test_conditions_and_ranges_go_to_wsgidav(drive, headers, expected):
     drive.app.fast = lambda *args: answers.append(fast(*args)) or answers[-1]
     assert drive("GET", DOC, user="expert", **headers)[0] == expected
     assert answers == [None]  # declined: WsgiDAV answered
+
+
+def count_deposits(demo, name: str) -> int:
+    with demo.session() as s:
+        return s.scalar(select(func.count()).select_from(Event).where(
+            Event.kind == "deposited", Event.path.endswith(name)))
+
+
+def test_put_is_stored_before_wsgidav_and_answers_like_it(drive, demo, settings):
+    drive("HEAD", DOC, user="secretaire")
+    wsgidav = drive.app.app
+    without_wsgidav(drive)
+    new = "/Boulangerie Martin/Achats/nouveau.pdf"
+    status, body = drive("PUT", new, b"%PDF-1.4 neuf", user="secretaire")
+    created = dict(drive.headers)
+    assert status == "201 Created"
+    assert drive("PUT", new, b"%PDF-1.4 version 2", user="secretaire")[0] == "204 No Content"
+    assert drive("GET", new, user="secretaire")[1] == b"%PDF-1.4 version 2"
+    assert count_deposits(demo, "nouveau.pdf") == 2
+    with demo.session() as s:
+        node = s.scalars(select(Node).where(Node.name == "nouveau.pdf")).one()
+        assert created["ETag"] == f'"{hashlib.sha256(b"%PDF-1.4 neuf").hexdigest()}"'
+        assert [v.size for v in s.scalars(select(NodeVersion).where(
+            NodeVersion.node_id == node.id))] == [len(b"%PDF-1.4 neuf")]
+    drive.app.app = wsgidav
+    without_fast_path(drive)
+    generic_status, generic_body = drive("PUT", "/Boulangerie Martin/Achats/autre.pdf",
+                                         b"%PDF-1.4 neuf", user="secretaire")
+    assert generic_status == status and b"<h1>201 Created</h1>" in body and \
+        b"<h1>201 Created</h1>" in generic_body  # (WsgiDAV's pages hold the time)
+    generic = dict(drive.headers)
+    for varying in ("Date", "Content-Length"):
+        created.pop(varying), generic.pop(varying)
+    assert created == generic
+
+
+@pytest.mark.parametrize("path, user, extra", [
+    ("/Boulangerie Martin/Fiscalité/refus.pdf", "secretaire", {}),  # no right there
+    ("/Boulangerie Martin/Achats/", "secretaire", {}),               # a folder
+    ("/Boulangerie Martin/Achats/a|b.pdf", "secretaire", {}),         # a name Windows refuses
+    ("/Boulangerie Martin/Achats/x.pdf", "secretaire", {"content_range": "bytes 0-3/9"}),
+])
+def test_what_put_cannot_take_goes_to_wsgidav(drive, path, user, extra):
+    drive("HEAD", DOC, user=user)
+    fast, answers = drive.app.fast, []
+    drive.app.fast = lambda *args: answers.append(fast(*args)) or answers[-1]
+    status, _ = drive("PUT", path, b"%PDF-1.4", user=user, **extra)
+    assert answers == [None] and status[0] == "4"
+
+
+def test_put_on_a_locked_document_goes_to_wsgidav(drive):
+    lock = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+            b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>")
+    assert drive("LOCK", DOC, lock, user="secretaire")[0].startswith("200")
+    assert drive("PUT", DOC, b"%PDF-1.4 other", user="expert")[0].startswith("423")
+    assert drive("GET", DOC, user="expert")[1] == BODY
+
+
+def test_incomplete_put_stores_nothing(drive, demo):
+    drive("HEAD", DOC, user="secretaire")
+    status, _ = drive("PUT", "/Boulangerie Martin/Achats/court.pdf", b"%PDF-1.4",
+                      user="secretaire", content_length=1000)
+    assert status.startswith("400")
+    with demo.session() as s:
+        assert s.scalars(select(Node).where(Node.name == "court.pdf")).first() is None

@@ -17,11 +17,12 @@ class InProcessDrive:
         self.headers: list[tuple[str, str]] = []
 
     def __call__(self, method: str, path: str, body: bytes = b"", user: str = "expert",
-                 **headers: str) -> tuple[str, bytes]:
+                 content_length: int | None = None, **headers: str) -> tuple[str, bytes]:
         credentials = base64.b64encode(f"{user}:{self.password}".encode()).decode()
         wsgi_path = path.encode("utf-8").decode("latin-1")  # PEP 3333 strings
         environ = {"REQUEST_METHOD": method, "PATH_INFO": wsgi_path, "SCRIPT_NAME": "/dav",
-                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body),
+                   "CONTENT_LENGTH": str(len(body) if content_length is None else content_length),
                    "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
                    "HTTP_HOST": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
                    "HTTP_AUTHORIZATION": f"Basic {credentials}", "wsgi.errors": io.StringIO()}
