@@ -135,8 +135,8 @@ def children_properties(session: Session, parent_id: int) -> list[tuple[int, str
 
 
 def used_bytes(session: Session, company_id: int) -> int:
-    return session.scalar(select(func.coalesce(func.sum(Node.size), 0)).where(
-        Node.company_id == company_id, Node.kind == "file", Node.deleted_at.is_(None))) or 0
+    """Size of the company's live documents (kept by database triggers: migration 0008)."""
+    return session.scalar(select(Company.used_bytes).where(Company.id == company_id)) or 0
 
 
 def subtree_ids(session: Session, node_id: int) -> list[int]:

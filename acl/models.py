@@ -133,6 +133,8 @@ class Company(Base):
     # Bumped by database triggers on every change of the company's nodes or their
     # properties (migration 0007): the drive's cached listings are valid while it stays.
     tree_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Size of the live documents, kept by database triggers (migration 0008).
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")

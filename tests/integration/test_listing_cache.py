@@ -4,9 +4,10 @@ nothing they show has changed — whoever changed it, through the drive or not."
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support.wsgi import InProcessDrive
 
 from acl import documents
@@ -180,3 +181,41 @@ def test_a_cached_listing_is_served_before_wsgidav_with_the_same_rights(drive):
     drive.app.app = wsgidav
     status, body = drive("PROPFIND", fiscal, user="secretaire", depth="1")
     assert status.startswith("404") and b"multistatus" not in body
+
+
+def test_used_bytes_follows_every_change(drive, demo):
+    """company.used_bytes (kept by triggers) always equals the sum it stands for."""
+    def check() -> None:
+        with demo.session() as s:
+            for company in s.scalars(select(Company)):
+                total = s.scalar(select(func.coalesce(func.sum(Node.size), 0)).where(
+                    Node.company_id == company.id, Node.kind == "file",
+                    Node.deleted_at.is_(None)))
+                assert company.used_bytes == total, company.name
+
+    check()
+    other = "/dav/Garage%20Dupont/Achats/"
+    steps = [
+        ("PUT", FOLDER + "a.pdf", b"x" * 1000, {}),
+        ("PUT", FOLDER + "a.pdf", b"x" * 10, {}),            # a new version
+        ("MKCOL", FOLDER + "Lot", b"", {}),
+        ("PUT", FOLDER + "Lot/b.pdf", b"y" * 500, {}),
+        ("COPY", FOLDER + "Lot/b.pdf", b"", {"destination": other + "b.pdf"}),
+        ("MOVE", FOLDER + "a.pdf", b"", {"destination": other + "a.pdf"}),
+        ("DELETE", FOLDER + "Lot/b.pdf", b"", {}),             # to the trash
+        ("DELETE", FOLDER + "Lot", b"", {}),
+    ]
+    for method, path, body, headers in steps:
+        status, _ = drive(method, path, body, user="expert", **headers)
+        assert status[0] == "2", (method, path, status)
+        check()
+    for name in ("Lot", "b.pdf"):  # restore from the trash, then purge it
+        with demo.transaction() as tx:
+            trashed = tx.scalars(select(Node).where(Node.name == name,
+                                                    Node.deleted_at.is_not(None))).one()
+            documents.restore(tx, trashed, None)
+        check()
+    assert drive("DELETE", FOLDER + "Lot", user="expert")[0].startswith("204")
+    with demo.transaction() as tx:
+        documents.purge_before(tx, documents.utcnow() + timedelta(days=1))
+    check()

@@ -80,5 +80,5 @@ def downgrade() -> None:
     else:
         for name in _SQLITE_NAMES:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    with op.batch_alter_table('company', schema=None) as batch_op:
-        batch_op.drop_column('tree_version')
+    # Not a batch (table copy) on SQLite: the other triggers on `node` name `company`.
+    op.execute("ALTER TABLE company DROP COLUMN tree_version")
