@@ -9,7 +9,6 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from acl.blobs import BlobStore
 from acl.db import Database
-from acl.hot import HotQueries
 from acl.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.fastpath import FastPath
@@ -68,8 +67,7 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
     wsgidav_log = logging.getLogger("wsgidav")
     wsgidav_log.setLevel(logging.WARNING)
     wsgidav_log.propagate = True  # WsgiDAV hides its errors (a 500's traceback) otherwise
-    hot = HotQueries(db.engine)
     return DriveGate(WsgiDAVApp(config), db, hasher,
                      auth_cache_seconds=drive.auth_cache_seconds,
-                     max_upload_bytes=limits.max_upload_bytes or 0, hot=hot,
-                     fast=FastPath(provider, hot, config["block_size"]))
+                     max_upload_bytes=limits.max_upload_bytes or 0, hot=provider.hot,
+                     fast=FastPath(provider, config["block_size"]))

@@ -34,7 +34,6 @@ from wsgidav.dav_error import (
 
 from acl.blobs import DownloadStream
 from acl.documents import Location
-from acl.hot import HotQueries
 from acl.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
@@ -49,9 +48,9 @@ CONDITIONS = ("HTTP_RANGE", "HTTP_IF", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
 
 
 class FastPath:
-    def __init__(self, provider: LiasseProvider, hot: HotQueries, block_size: int) -> None:
+    def __init__(self, provider: LiasseProvider, block_size: int) -> None:
         self.provider = provider
-        self.hot = hot
+        self.hot = provider.hot
         self.block_size = block_size
 
     def __call__(self, environ: dict, start_response: Callable, connection
@@ -66,7 +65,7 @@ class FastPath:
         if not segments:  # the drive root
             return None
         if method == "PROPFIND":
-            return self._cached_listing(environ, start_response, connection, segments)
+            return self._listing(environ, start_response, connection, segments)
         if method == "PUT":
             return self._put(environ, start_response, connection, segments)
         if environ["PATH_INFO"].endswith("/") or len(segments) < 3:  # not a document
@@ -103,12 +102,12 @@ class FastPath:
 
         return self.provider.locate(environ, segments, resolve, cached_only=True)
 
-    def _cached_listing(self, environ: dict, start_response: Callable, connection,
-                        segments: list[str]) -> list[bytes] | None:
-        """A PROPFIND Depth 1 answered before from the listing cache, if still valid (as
-        `propfind.respond` keys it); None otherwise."""
-        listings = self.provider.listings
-        if listings is None or environ.get("HTTP_DEPTH", "").strip() != "1":
+    def _listing(self, environ: dict, start_response: Callable, connection,
+                 segments: list[str]) -> list[bytes] | None:
+        """A PROPFIND Depth 1 on a folder with no lock below it: from the listing cache if
+        still valid, else listed from rows (`propfind.folder_listing`, as WsgiDAV's path
+        does) and kept. A company's root (its folders depend on rights) goes to WsgiDAV."""
+        if environ.get("HTTP_DEPTH", "").strip() != "1":
             return None
         location = self._locate(environ, connection, segments)
         if location is None or location.node.kind == "file":
@@ -116,13 +115,27 @@ class FastPath:
         path = "/" + "/".join(segments)
         if propfind.locks_below(self.provider, quote(self.provider.share_path + path + "/")):
             return None
-        self.provider.receipts.wait()  # a client reads its own downloads back
-        version = self.hot.tree_version(connection, location.company.id)
         body = environ["wsgi.input"].read()  # the gate has read it into memory
-        environ["wsgi.input"] = io.BytesIO(body)  # for WsgiDAV, on a miss
-        chunks = listings.get(propfind.listing_key(environ, location.node.id, version, path,
-                                                   body))
-        return None if chunks is None else propfind.send(start_response, chunks)
+        environ["wsgi.input"] = io.BytesIO(body)  # for WsgiDAV, if it answers
+        request = propfind.parse_request(body)
+        if request is None:
+            return None
+        self.provider.receipts.wait()  # a client reads its own downloads back
+        listings, key = self.provider.listings, None
+        if listings is not None:
+            # Read before the listing's own rows: they are then at least this recent.
+            version = self.hot.tree_version(connection, location.company.id)
+            key = propfind.listing_key(environ, location.node.id, version, path, body)
+            chunks = listings.get(key)
+            if chunks is not None:
+                return propfind.send(start_response, chunks)
+        if location.node.kind == "root":
+            return None
+        chunks = propfind.folder_listing(self.provider, connection, environ,
+                                         location.company, location.node, path, *request)
+        if key is not None:
+            listings.put(key, chunks)
+        return propfind.send(start_response, chunks)
 
 
     def _put(self, environ: dict, start_response: Callable, connection,

@@ -24,7 +24,6 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from sqlalchemy import select
 
-from acl import documents
 from acl.models import Company
 from davserver.resources import LIASSE_NS, RECEIPT_PROPS, NodeCollection
 
@@ -68,21 +67,23 @@ class _Formatter:
     """Dates and content types, memoised: listings repeat the same seconds and extensions."""
 
     def __init__(self) -> None:
-        self._rfc1123: dict[datetime, str] = {}
-        self._rfc3339: dict[datetime, str] = {}
+        self._rfc1123: dict[int, str] = {}
+        self._rfc3339: dict[int, str] = {}
         self._types: dict[str, str] = {}
 
     def rfc1123(self, when: datetime) -> str:
-        text = self._rfc1123.get(when)
+        second = int(when.timestamp())  # both formats stop at the second
+        text = self._rfc1123.get(second)
         if text is None:
-            text = self._rfc1123[when] = formatdate(int(when.timestamp()), usegmt=True)
+            text = self._rfc1123[second] = formatdate(second, usegmt=True)
         return text
 
     def rfc3339(self, when: datetime) -> str:
-        text = self._rfc3339.get(when)
+        second = int(when.timestamp())
+        text = self._rfc3339.get(second)
         if text is None:
-            text = self._rfc3339[when] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                       time.gmtime(when.timestamp()))
+            text = self._rfc3339[second] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                         time.gmtime(second))
         return text
 
     def content_type(self, name: str) -> str:
@@ -137,6 +138,44 @@ def _values(fmt: _Formatter, *, name: str, is_file: bool, size: int, sha256: str
             values[prop] = f'<L:{local} xmlns:L="{LIASSE_NS}">{escape(text)}</L:{local}>'
     values.update(dead)
     return values
+
+
+RECEIPT_ELEMENTS = tuple((f'<L:{local} xmlns:L="{LIASSE_NS}">', f"</L:{local}>")
+                         for _, local in RECEIPT_TAGS)
+
+
+def allprop_response(fmt: _Formatter, href: str, *, name: str, is_file: bool, size: int,
+                     sha256: str | None, created: datetime, modified: datetime,
+                     receipt: tuple[str, ...] | None, dead: dict[str, str],
+                     quota: tuple[int, int]) -> str:
+    """`member_response(_values(...), href, "allprop", [])` of a member without lock, in
+    one string (a 10,000-document listing; tests/unit/test_propfind_format.py compares)."""
+    if is_file:
+        live = (f"<D:resourcetype/><D:creationdate>{fmt.rfc3339(created)}</D:creationdate>"
+                f"<D:getcontentlength>{size}</D:getcontentlength>"
+                f"<D:getcontenttype>{fmt.content_type(name)}</D:getcontenttype>"
+                f"<D:getlastmodified>{fmt.rfc1123(modified)}</D:getlastmodified>"
+                f"<D:displayname>{_escape(name)}</D:displayname>"
+                f"<D:getetag>{sha256 or ''}</D:getetag><D:lockdiscovery/>{SUPPORTED_LOCK}")
+        if receipt is not None:
+            live += "".join(f"{start}{_escape(text)}{end}"
+                            for (start, end), text in zip(RECEIPT_ELEMENTS, receipt,
+                                                          strict=True))
+    else:
+        live = (f"<D:resourcetype><D:collection/></D:resourcetype>"
+                f"<D:creationdate>{fmt.rfc3339(created)}</D:creationdate>"
+                f"<D:quota-used-bytes>{quota[0]}</D:quota-used-bytes>"
+                f"<D:quota-available-bytes>{quota[1]}</D:quota-available-bytes>"
+                f"<D:getlastmodified>{fmt.rfc1123(modified)}</D:getlastmodified>"
+                f"<D:displayname>{_escape(name)}</D:displayname>"
+                f"<D:lockdiscovery/>{SUPPORTED_LOCK}")
+    extra = "".join(dead.values()) if dead else ""
+    return (f"<D:response><D:href>{href}</D:href><D:propstat><D:prop>{live}{extra}</D:prop>"
+            "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>")
+
+
+def _escape(text: str) -> str:
+    return escape(text) if "&" in text or "<" in text or ">" in text else text
 
 
 def member_response(values: dict[str, str], href: str, mode: str, names: list[str]) -> str:
@@ -256,54 +295,88 @@ def send(start_response, chunks: list[bytes]) -> list[bytes]:
 
 def _listing(provider, folder: NodeCollection, environ: dict, mode: str, names: list[str],
              locked: set[str]) -> list[bytes]:
+    if folder.node.kind != "root" and not locked:
+        connection = environ["liasse.session"].connection().connection  # its transaction
+        return folder_listing(provider, connection, environ, folder.location.company,
+                              folder.node, folder.path, mode, names)
+    # Standard folders are filtered by right, locks need their resources: the few members
+    # of a company root, or a folder holding locks, go through the resources.
     fmt = _Formatter()
     quota = provider.usage(environ, folder.location.company)
-    base = quote(provider.mount_path + provider.share_path + folder.path.rstrip("/") + "/",
-                 safe=HREF_SAFE)
-    chunks = [b'<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
+    base = _base_href(provider, folder.path)
     folder_lock = _lockdiscovery(folder) if folder.get_ref_url().rstrip("/") in locked \
         else None
-    batch = [member_response(_resource_values(folder, fmt, quota, folder_lock), escape(base),
-                             mode, names)]
+    out = _Output()
+    out.add(member_response(_resource_values(folder, fmt, quota, folder_lock), escape(base),
+                            mode, names))
+    for member in folder.get_member_list():
+        lock = _lockdiscovery(member) if member.get_ref_url().rstrip("/") in locked else None
+        out.add(member_response(_resource_values(member, fmt, quota, lock),
+                                _href(base, member.name, member.is_collection), mode, names))
+    return out.finish()
 
-    def emit(values: dict[str, str], name: str, is_collection: bool) -> None:
-        nonlocal batch
-        href = escape(base + quote(name, safe=HREF_SAFE) + ("/" if is_collection else ""))
-        batch.append(member_response(values, href, mode, names))
-        if len(batch) >= BATCH:
-            chunks.append("".join(batch).encode("utf-8"))
-            batch = []
 
-    if folder.node.kind == "root" or locked:
-        # Standard folders are filtered by right, locks need their resources: the few
-        # members of a company root, or a folder holding locks, go through the resources.
-        for member in folder.get_member_list():
-            lock = _lockdiscovery(member) if member.get_ref_url().rstrip("/") in locked \
-                else None
-            emit(_resource_values(member, fmt, quota, lock), member.name,
-                 member.is_collection)
-    else:
-        session = environ["liasse.session"]
-        rows = documents.live_children_rows(session, folder.node.id)
-        users = provider.user_logins(environ, {i for row in rows
-                                               for i in (row.deposited_by_id, row.received_by_id)})
-        dead_by_node: dict[int, dict[str, str]] = {}
-        for node_id, prop, value in documents.children_properties(session, folder.node.id):
-            dead_by_node.setdefault(node_id, {})[prop] = value
-        for (node_id, name, kind, size, sha256, created, modified, deposited_by,
-             received_by, received_at, downloads) in rows:
-            is_file = kind == "file"
-            receipt = (users.get(deposited_by, ""), created.isoformat(),
-                       users.get(received_by, ""),
-                       received_at.isoformat() if received_at else "",
-                       str(downloads)) if is_file else None
-            emit(_values(fmt, name=name, is_file=is_file, size=size, sha256=sha256,
-                         created=created, modified=modified, receipt=receipt,
-                         dead=dead_by_node.get(node_id, {}), quota=quota,
-                         lockdiscovery=None), name, not is_file)
-    batch.append("</D:multistatus>")
-    chunks.append("".join(batch).encode("utf-8"))
-    return chunks
+def folder_listing(provider, connection, environ: dict, company, node, path: str, mode: str,
+                   names: list[str]) -> list[bytes]:
+    """The Depth 1 answer of a folder (not a company root) with no lock below it, from rows
+    read on `connection` (a DBAPI connection: the request's session's, or the drive's own
+    in davserver/fastpath.py): the members, their dead properties and the logins in
+    three queries whatever the number of members."""
+    hot = provider.hot
+    fmt = _Formatter()
+    quota = provider.usage_of(company, hot.used_bytes(connection, company.id))
+    base = _base_href(provider, path)
+    out = _Output()
+    out.add(member_response(_values(
+        fmt, name=node.name, is_file=False, size=node.size, sha256=None,
+        created=node.created_at, modified=node.modified_at, receipt=None,
+        dead=hot.properties(connection, node.id), quota=quota, lockdiscovery=None),
+        escape(base), mode, names))
+    rows = hot.children(connection, node.id)
+    users = provider.logins(connection, environ.get("liasse.generation"))
+    dead_by_node = hot.children_properties(connection, node.id)
+    for (node_id, name, kind, size, sha256, created, modified, deposited_by,
+         received_by, received_at, downloads) in rows:
+        is_file = kind == "file"
+        receipt = (users.get(deposited_by, ""), created.isoformat(),
+                   users.get(received_by, ""),
+                   received_at.isoformat() if received_at else "",
+                   str(downloads)) if is_file else None
+        member = {"name": name, "is_file": is_file, "size": size, "sha256": sha256,
+                  "created": created, "modified": modified, "receipt": receipt,
+                  "dead": dead_by_node.get(node_id, {}), "quota": quota}
+        href = _href(base, name, not is_file)
+        out.add(allprop_response(fmt, href, **member) if mode == "allprop" else
+                member_response(_values(fmt, lockdiscovery=None, **member), href, mode, names))
+    return out.finish()
+
+
+def _base_href(provider, path: str) -> str:
+    return quote(provider.mount_path + provider.share_path + path.rstrip("/") + "/",
+                 safe=HREF_SAFE)
+
+
+def _href(base: str, name: str, is_collection: bool) -> str:
+    return _escape(base + quote(name, safe=HREF_SAFE) + ("/" if is_collection else ""))
+
+
+class _Output:
+    """The answer as a few large byte chunks (no per-member bytes objects kept)."""
+
+    def __init__(self) -> None:
+        self.chunks = [b'<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
+        self.batch: list[str] = []
+
+    def add(self, response: str) -> None:
+        self.batch.append(response)
+        if len(self.batch) >= BATCH:
+            self.chunks.append("".join(self.batch).encode("utf-8"))
+            self.batch = []
+
+    def finish(self) -> list[bytes]:
+        self.batch.append("</D:multistatus>")
+        self.chunks.append("".join(self.batch).encode("utf-8"))
+        return self.chunks
 
 
 def handle(provider, environ: dict, start_response):

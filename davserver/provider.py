@@ -24,6 +24,7 @@ from acl import documents
 from acl.blobs import BlobStore
 from acl.db import Database
 from acl.documents import DownloadRecord, Location
+from acl.hot import HotQueries
 from acl.models import Company, Node, User
 from acl.policy import Action, Resource, authorize
 from acl.tree import company_root
@@ -53,6 +54,8 @@ class LiasseProvider(DAVProvider):
         self.blobs = blobs
         self.limits = limits
         self.listings = listings
+        self.hot = HotQueries(db.engine)
+        self._logins: tuple[int | None, dict[int, str]] = (None, {})
         self.receipts = ReceiptRecorder(db)
         self._companies: dict[str, tuple[int, Company | None, Node | None]] = {}
         self._companies_lock = threading.Lock()
@@ -198,13 +201,26 @@ class LiasseProvider(DAVProvider):
         """(used, available) bytes for RFC 4331; available is the disk's when no quota."""
         cache = environ.setdefault("liasse.usage", {})
         if company.id not in cache:
-            used = documents.used_bytes(environ["liasse.session"], company.id)
-            quota = self.quota(company)
-            free = shutil.disk_usage(self.blobs.root if self.blobs.root.exists()
-                                     else self.blobs.root.parent).free
-            available = max(0, quota - used) if quota is not None else free
-            cache[company.id] = (used, min(available, free))
+            cache[company.id] = self.usage_of(
+                company, documents.used_bytes(environ["liasse.session"], company.id))
         return cache[company.id]
+
+    def usage_of(self, company: Company, used: int) -> tuple[int, int]:
+        quota = self.quota(company)
+        free = shutil.disk_usage(self.blobs.root if self.blobs.root.exists()
+                                 else self.blobs.root.parent).free
+        available = max(0, quota - used) if quota is not None else free
+        return used, min(available, free)
+
+    def logins(self, connection, generation: int | None) -> dict[int, str]:
+        """Every user's login (receipts show them), loaded once per rights generation: a
+        login changes only through an administrative act, which bumps it."""
+        cached_generation, logins = self._logins
+        if generation is None or cached_generation != generation:
+            logins = self.hot.logins(connection)
+            if generation is not None:
+                self._logins = (generation, logins)
+        return logins
 
     def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
         quota = self.quota(company)

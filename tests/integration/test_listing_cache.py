@@ -12,6 +12,7 @@ from support.wsgi import InProcessDrive
 
 from acl import documents
 from acl.blobs import BlobStore
+from acl.hot import HotQueries
 from acl.models import Company, Node, NodeProperty, User
 from acl.tree import add_document
 from davserver import propfind
@@ -44,7 +45,7 @@ def company_version(demo, name: str = "Boulangerie Martin") -> int:
 
 def test_an_unchanged_folder_is_listed_from_the_cache(drive, monkeypatch):
     first = listing(drive)
-    monkeypatch.setattr(documents, "live_children_rows",
+    monkeypatch.setattr(HotQueries, "children",
                         lambda *a: pytest.fail("listed again although nothing changed"))
     assert listing(drive) == first
 
@@ -121,9 +122,8 @@ def test_cache_off_lists_every_time(demo, settings, hasher, demo_password, monke
     drive = InProcessDrive(build_drive(settings, demo, hasher), demo_password)
     listing(drive)
     calls = []
-    real = documents.live_children_rows
-    monkeypatch.setattr(documents, "live_children_rows",
-                        lambda *a: calls.append(1) or real(*a))
+    real = HotQueries.children
+    monkeypatch.setattr(HotQueries, "children", lambda *a: calls.append(1) or real(*a))
     listing(drive)
     assert calls == [1]
 
