@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
@@ -159,13 +159,19 @@ class LiasseProvider(DAVProvider):
         for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
             try:                # then this body becomes its new version
                 with self.db.transaction() as tx:
-                    parent_now = self.relocate(tx, parent)
-                    existing = documents.live_child(tx, parent_now.node.id, name)
+                    # The path's nodes are those resolved for this request (only names
+                    # and ids are read from them): check they are all still live.
+                    ids = {n.id for n in parent.nodes}
+                    if tx.scalar(select(func.count(Node.id)).where(
+                            Node.id.in_(ids), Node.deleted_at.is_(None))) != len(ids):
+                        raise DAVError(409, "Le dossier a changé pendant l'opération ; "
+                                            "réessayez.")
+                    existing = documents.live_child(tx, parent.node.id, name)
                     if existing is not None and existing.kind != "file":
                         raise DAVError(405, "Un dossier porte déjà ce nom.")
-                    node = documents.store_body(tx, parent_now, name, sha256, size,
+                    node = documents.store_body(tx, parent, name, sha256, size,
                                                 environ["liasse.user"].id, existing=existing)
-                    return Location(parent_now.company, (*parent_now.nodes, node))
+                    return Location(parent.company, (*parent.nodes, node))
             except IntegrityError:
                 if attempt == 2:
                     raise

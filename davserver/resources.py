@@ -6,6 +6,7 @@ looks exactly like a missing resource (404), a refused write is a 403 with the r
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,12 @@ def _ctx(environ: dict) -> tuple[Principal, User]:
 
 
 def content_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return _content_type(name.rpartition(".")[2].lower() if "." in name else "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _content_type(extension: str) -> str:
+    return mimetypes.guess_type(f"x.{extension}")[0] or "application/octet-stream"
 
 
 def check_new_name(name: str) -> str:
