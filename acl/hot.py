@@ -100,6 +100,7 @@ def _processor(engine: Engine, column_type):
 
 NODE_COLUMNS = ("id", "name", "kind", "size", "sha256", "created_at", "modified_at",
                 "is_client_file")
+ABOVE_COLUMNS = NODE_COLUMNS[:3]
 
 
 class HotQueries:
@@ -169,20 +170,23 @@ class HotQueries:
 
     def path(self, connection, root_id: int, segments: Sequence[str]
              ) -> tuple[NodeRow, ...] | None:
-        """The live nodes along `segments` below a root (as `acl.documents.resolve`), or
-        None."""
+        """The live nodes along `segments` below a root (as `acl.documents.resolve`), or None.
+        The nodes above the target carry only their id, name and kind (what a location
+        reads of them: the standard folder's name, rights, ids to check they are live)."""
         params = {"root_id": root_id, **{f"name_{i}": s for i, s in enumerate(segments)}}
         row = self._path(len(segments)).first(connection, params)
         if row is None:
             return None
-        width = len(NODE_COLUMNS)
-        nodes = tuple(NodeRow(*row[i:i + width]) for i in range(0, len(row), width))
-        if any(node.kind == "file" for node in nodes[:-1]):
+        above = len(ABOVE_COLUMNS)
+        nodes = [NodeRow(*row[i:i + above], 0, None, None, None, False)
+                 for i in range(0, len(row) - len(NODE_COLUMNS), above)]
+        if any(node.kind == "file" for node in nodes):
             return None
-        return nodes
+        return (*nodes, NodeRow(*row[-len(NODE_COLUMNS):]))
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per engine, kept for life
     def _path(self, depth: int) -> _Prepared:
         steps, conditions = path_steps(depth)
-        columns = [getattr(step, name) for step in steps for name in NODE_COLUMNS]
+        columns = [getattr(step, name) for step in steps[:-1] for name in ABOVE_COLUMNS]
+        columns += [getattr(steps[-1], name) for name in NODE_COLUMNS]
         return _Prepared(self.engine, select(*columns).where(*conditions))

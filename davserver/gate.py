@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import io
 import logging
+import re
 import secrets
 import threading
 import time
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("liasse.drive")
 
 MAX_XML_BODY = 1024 * 1024
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 REALM = "Liasse"
 MAX_LOGIN = 64  # acl.accounts.LOGIN_RE
@@ -73,7 +75,7 @@ def path_problem(path_info: str) -> str | None:
         return "Chemin invalide : il n'est pas encodé en UTF-8."
     if "\\" in path:
         return "Chemin invalide : la barre oblique inverse « \\ » n'est pas acceptée."
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+    if CONTROL_CHARACTER.search(path):
         return "Chemin invalide : il contient un caractère de contrôle."
     for segment in path.split("/"):
         if segment in (".", ".."):
