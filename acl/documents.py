@@ -355,8 +355,10 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
     number (the drive hands its downloads over in batches). The first complete download by
     someone on the other side marks the receipt. Client files and vanished documents or
     users leave nothing."""
-    nodes = {n.id: n for n in session.scalars(select(Node).where(
-        Node.id.in_({r.node_id for r in records}), Node.is_client_file.is_(False)))}
+    nodes = {n.id: n for n in session.execute(select(
+        Node.id, Node.parent_id, Node.name, Node.company_id, Node.deposited_by_id,
+        Node.received_at).where(Node.id.in_({r.node_id for r in records}),
+                                Node.is_client_file.is_(False)))}  # rows: no ORM objects
     sides = dict(session.execute(select(User.id, User.side).where(User.id.in_(
         {r.user_id for r in records} | {n.deposited_by_id for n in nodes.values()
                                         if n.deposited_by_id is not None}))).all())
@@ -365,6 +367,7 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
     downloads: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     counts: Counter[int] = Counter()
+    received: dict[int, int] = {}  # node id -> who received it
     for record in records:
         node, side = nodes.get(record.node_id), sides.get(record.user_id)
         if node is None or side is None:
@@ -380,25 +383,32 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
                                    node_id=node.id, path=path, actor_id=record.user_id,
                                    detail={"bytes": record.bytes_sent}))
         depositor_side = sides.get(node.deposited_by_id)
-        if node.received_at is None and depositor_side is not None and depositor_side != side:
-            node.received_at, node.received_by_id = now, record.user_id
+        if node.received_at is None and node.id not in received and \
+                depositor_side is not None and depositor_side != side:
+            received[node.id] = record.user_id
             events.append(event_values("received", company_id=node.company_id, folder=folder,
                                        node_id=node.id, path=path, actor_id=record.user_id,
                                        detail={"by_side": side}))
-    session.flush()  # the receipt marks
     if downloads:
         session.execute(insert(Download), downloads)
     if events:
         session.execute(insert(Event), events)
+    table = Node.__table__
+    connection = session.connection()
     if counts:  # an increment in SQL: concurrent downloads never lose one
-        table = Node.__table__
-        session.connection().execute(
+        connection.execute(
             update(table).where(table.c.id == bindparam("node")).values(
                 download_count=table.c.download_count + bindparam("n")),
             [{"node": node_id, "n": n} for node_id, n in counts.items()])
+    if received:
+        connection.execute(
+            update(table).where(table.c.id == bindparam("node"),
+                                table.c.received_at.is_(None))
+            .values(received_at=now, received_by_id=bindparam("by")),
+            [{"node": node_id, "by": by} for node_id, by in received.items()])
 
 
-def _places(session: Session, nodes: Iterable[Node]) -> dict[int, tuple[str, str]]:
+def _places(session: Session, nodes: Iterable[Any]) -> dict[int, tuple[str, str]]:
     """(path, standard folder) of each node, live or trashed: one query per tree level for
     all of them, not one per ancestor of each."""
     known = {n.id: (n.parent_id, n.name, n.company_id) for n in nodes}
