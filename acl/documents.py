@@ -351,10 +351,11 @@ def record_download(session: Session, node: Node, user: User, *, bytes_sent: int
 
 
 def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> None:
-    """Download events, in bulk: a few queries and one insert per table whatever their
-    number (the drive hands its downloads over in batches). The first complete download by
-    someone on the other side marks the receipt. Client files and vanished documents or
-    users leave nothing."""
+    """Downloads, in bulk: a few queries and one insert per table whatever their number (the
+    drive hands its downloads over in batches). Each goes to the download history; the first
+    complete one by someone on the other side marks the receipt, which is an event (a plain
+    download is not: the history holds it, and a GET-heavy day would flood the stream).
+    Client files and vanished documents or users leave nothing."""
     nodes = {n.id: n for n in session.execute(select(
         Node.id, Node.parent_id, Node.name, Node.company_id, Node.deposited_by_id,
         Node.received_at).where(Node.id.in_({r.node_id for r in records}),
@@ -362,12 +363,10 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
     sides = dict(session.execute(select(User.id, User.side).where(User.id.in_(
         {r.user_id for r in records} | {n.deposited_by_id for n in nodes.values()
                                         if n.deposited_by_id is not None}))).all())
-    places = _places(session, nodes.values())
     now = utcnow()
     downloads: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
     counts: Counter[int] = Counter()
-    received: dict[int, int] = {}  # node id -> who received it
+    received: dict[int, tuple[int, str]] = {}  # node id -> (who, their side)
     for record in records:
         node, side = nodes.get(record.node_id), sides.get(record.user_id)
         if node is None or side is None:
@@ -378,21 +377,12 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
         if not record.complete:
             continue
         counts[node.id] += 1
-        path, folder = places[node.id]
-        events.append(event_values("downloaded", company_id=node.company_id, folder=folder,
-                                   node_id=node.id, path=path, actor_id=record.user_id,
-                                   detail={"bytes": record.bytes_sent}))
         depositor_side = sides.get(node.deposited_by_id)
         if node.received_at is None and node.id not in received and \
                 depositor_side is not None and depositor_side != side:
-            received[node.id] = record.user_id
-            events.append(event_values("received", company_id=node.company_id, folder=folder,
-                                       node_id=node.id, path=path, actor_id=record.user_id,
-                                       detail={"by_side": side}))
+            received[node.id] = (record.user_id, side)
     if downloads:
         session.execute(insert(Download), downloads)
-    if events:
-        session.execute(insert(Event), events)
     table = Node.__table__
     connection = session.connection()
     if counts:  # an increment in SQL: concurrent downloads never lose one
@@ -405,7 +395,12 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
             update(table).where(table.c.id == bindparam("node"),
                                 table.c.received_at.is_(None))
             .values(received_at=now, received_by_id=bindparam("by")),
-            [{"node": node_id, "by": by} for node_id, by in received.items()])
+            [{"node": node_id, "by": by} for node_id, (by, _) in received.items()])
+        places = _places(session, [nodes[i] for i in received])
+        session.execute(insert(Event), [event_values(
+            "received", company_id=nodes[node_id].company_id, folder=places[node_id][1],
+            node_id=node_id, path=places[node_id][0], actor_id=by, detail={"by_side": side})
+            for node_id, (by, side) in received.items()])
 
 
 def _places(session: Session, nodes: Iterable[Any]) -> dict[int, tuple[str, str]]:
