@@ -10,6 +10,7 @@ set (`.ci/run` sets it), again on PostgreSQL, each test in a schema of its own.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,10 +97,26 @@ def settings(settings_file) -> Settings:
     return load_settings(settings_file())
 
 
-@pytest.fixture
-def db(settings) -> Iterator[Database]:
-    engine = make_engine(settings.database.url)
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head once per run: each test's database starts as a copy
+    (running the migrations costs ~0.3 s a test; test_migrations.py still runs them)."""
+    path = tmp_path_factory.mktemp("template") / "liasse.db"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade_schema(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db(settings, migrated_sqlite) -> Iterator[Database]:
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        shutil.copyfile(migrated_sqlite, url.removeprefix("sqlite:///"))
+    engine = make_engine(url)
+    upgrade_schema(engine)  # at head already on SQLite: a version check
     database = Database(engine)
     yield database
     database.dispose()
