@@ -119,13 +119,6 @@ LISTING_COLUMNS = (Node.id, Node.name, Node.kind, Node.size, Node.sha256, Node.c
                    Node.received_at, Node.download_count)
 
 
-def live_children_rows(session: Session, parent_id: int):
-    """The live members of a folder as plain rows (LISTING_COLUMNS): a listing of 10,000
-    documents without building 10,000 ORM objects."""
-    return session.execute(select(*LISTING_COLUMNS).where(
-        Node.parent_id == parent_id, Node.deleted_at.is_(None)).order_by(Node.name)).all()
-
-
 def children_properties(session: Session, parent_id: int) -> list[tuple[int, str, str]]:
     """(node id, name, value) of the dead properties of a folder's live members."""
     members = select(Node.id).where(Node.parent_id == parent_id, Node.deleted_at.is_(None))
