@@ -54,6 +54,7 @@ from acl.models import (
 from acl.policy import Principal, folder_level, has_service, reaches
 from acl.principals import load_principal
 from acl.tree import standard_folders
+from config import dates
 from invoicing_web.forms import Form
 from invoicing_web.security import context, db_session, login_required, services
 
@@ -227,10 +228,7 @@ def parse_day(form: Form, name: str, *, required: bool = False) -> date | None:
             form.error(name, "Indiquez une date.")
         return None
     try:
-        if "/" in text:
-            day, month, year = (int(p) for p in text.split("/"))
-            return date(year, month, day)
-        return date.fromisoformat(text)
+        return dates.parse_day(text)
     except ValueError:
         form.error(name, f"Date invalide : « {text} » (JJ/MM/AAAA).")
         return None

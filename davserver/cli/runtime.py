@@ -23,6 +23,7 @@ from acl.errors import NotFound, Refused
 from acl.models import Role, User
 from acl.passwords import PasswordHasher
 from acl.principals import load_principal
+from config import dates
 from config.settings import SETTINGS_FILENAME, Settings, load_settings
 
 DEFAULT_DATA_DIR = "liasse-data"
@@ -113,15 +114,11 @@ def read_password(args: argparse.Namespace, prompt: str = "Mot de passe : ") -> 
 
 def parse_date(text: str) -> date:
     """JJ/MM/AAAA or AAAA-MM-JJ (argparse type: a bad value is a usage error)."""
-    text = text.strip()
     try:
-        if "/" in text:
-            day, month, year = (int(p) for p in text.split("/"))
-            return date(year, month, day)
-        return date.fromisoformat(text)
+        return dates.parse_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"date invalide « {text} » (JJ/MM/AAAA ou AAAA-MM-JJ)") from None
+            f"date invalide « {text.strip()} » (JJ/MM/AAAA ou AAAA-MM-JJ)") from None
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
