@@ -14,29 +14,14 @@ import functools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, event, select
 
 from acl.audit import RIGHTS
 from acl.db import UTCDateTime, as_utc
-from acl.documents import LISTING_COLUMNS, path_steps
+from acl.documents import LISTING_COLUMNS, NodeRow, Run, path_steps
 from acl.models import Company, Generation, Node, NodeProperty, User
-
-
-class NodeRow(NamedTuple):
-    """The columns of a node that a resolved path needs (duck-types `Node` for
-    `acl.documents.Location`)."""
-
-    id: int
-    name: str
-    kind: str
-    size: int
-    sha256: str | None
-    created_at: datetime
-    modified_at: datetime
-    is_client_file: bool
 
 
 class AccountRow(NamedTuple):
@@ -48,19 +33,26 @@ class AccountRow(NamedTuple):
 
 
 class _Prepared:
-    """One statement compiled for a dialect, run on a DBAPI connection."""
+    """One statement compiled for a dialect, run on a DBAPI connection: its parameters
+    written and its rows (selected or returned) read as the column types do."""
 
     def __init__(self, engine: Engine, statement) -> None:
-        compiled = statement.compile(dialect=engine.dialect)
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
         self.names = compiled.positiontup if compiled.positional else None
         self.defaults = compiled.params  # the statement's own literals
+        writers = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                   for bind, name in compiled.bind_names.items()}  # a name used twice: once
+        self.writers = [(name, writer) for name, writer in writers.items() if writer]
         self.processors = [_processor(engine, column.type)
-                           for column in statement.selected_columns]
+                           for column in statement.exported_columns]
 
     def all(self, connection, params: dict[str, Any]) -> list:
-        rows = self._fetch(connection, params, lambda cursor: cursor.fetchall())
+        """The rows, or [] for a statement that returns none."""
+        rows = self._fetch(connection, params, lambda cursor: cursor.fetchall()
+                           if cursor.description is not None else [])
         processors = [(i, p) for i, p in enumerate(self.processors) if p is not None]
         if not processors:
             return rows
@@ -81,6 +73,8 @@ class _Prepared:
 
     def _fetch(self, connection, params: dict[str, Any], fetch):
         params = {**self.defaults, **params}
+        for name, write in self.writers:
+            params[name] = write(params[name])
         cursor = connection.cursor()
         try:
             cursor.execute(self.sql, [params[n] for n in self.names] if self.positional
@@ -111,6 +105,9 @@ class HotQueries:
         self._opened: list[Any] = []  # every thread's, closed with the engine
         self._opened_lock = threading.Lock()
         self._epoch = 0
+        self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
+        self._statements: dict[Any, _Prepared] = {}  # keyed by the statement object
+        self.IntegrityError = engine.dialect.loaded_dbapi.IntegrityError
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
         generation = select(Generation.value).where(Generation.name == RIGHTS) \
             .scalar_subquery()
@@ -161,6 +158,32 @@ class HotQueries:
                 connection.close()
             finally:
                 raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Run]:
+        """A write transaction on this thread's connection, committed if the block ends
+        normally: yields `run(statement, parameters)` for statements written with
+        SQLAlchemy (`acl.documents.deposit`'s), each compiled once for the engine. On
+        SQLite it takes the write lock at once, as `Database.transaction` does."""
+        with self.connection() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._begin)
+                try:
+                    yield lambda statement, params: self._compiled(statement).all(
+                        connection, params)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")  # if this fails too, the connection goes
+                    raise
+            finally:
+                cursor.close()
+
+    def _compiled(self, statement) -> _Prepared:
+        prepared = self._statements.get(statement)
+        if prepared is None:
+            prepared = self._statements[statement] = _Prepared(self.engine, statement)
+        return prepared
 
     def close(self) -> None:
         """Close every thread's connection (when the engine is disposed)."""

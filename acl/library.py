@@ -394,10 +394,8 @@ def deposit(tx: Session, principal: Principal, upload: Upload) -> list[Node]:
                  sum(w.size for _, w, _ in targets) - sum(replaced.values()))
     stored = []
     for name, writer, _ in targets:
-        sha, size = writer.commit()
-        existing = documents.live_child(tx, folder.node.id, name)  # a twin in the batch
-        stored.append(documents.store_body(tx, folder, name, sha, size, principal.user_id,
-                                           existing=existing))
+        sha, size = writer.commit()  # a twin in the batch becomes a version of the first
+        stored.append(documents.store_body(tx, folder, name, sha, size, principal.user_id))
     return stored
 
 

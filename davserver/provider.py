@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVProvider
@@ -24,6 +23,7 @@ from acl import documents
 from acl.blobs import BlobStore
 from acl.db import Database
 from acl.documents import DownloadRecord, Location
+from acl.errors import InvalidInput
 from acl.hot import HotQueries
 from acl.models import Company, Node, User
 from acl.policy import Action, Resource, authorize
@@ -155,24 +155,23 @@ class LiasseProvider(DAVProvider):
     def deposit(self, environ: dict, parent: Location, name: str, sha256: str,
                 size: int) -> Location:
         """File a stored body as the document `name` of `parent`: a new document, or a new
-        version of the one there now. Returns the document's location."""
+        version of the one there now (`acl.documents.deposit`, in one transaction on the
+        thread's plain connection, `acl.hot`). Returns the document's location."""
+        ids = {f"id_{i}": node.id for i, node in enumerate(parent.nodes)}
         for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
             try:                # then this body becomes its new version
-                with self.db.transaction() as tx:
-                    # The path's nodes are those resolved for this request (only names
-                    # and ids are read from them): check they are all still live.
-                    ids = {n.id for n in parent.nodes}
-                    if tx.scalar(select(func.count(Node.id)).where(
-                            Node.id.in_(ids), Node.deleted_at.is_(None))) != len(ids):
+                with self.hot.transaction() as run:
+                    # The path's nodes were resolved for this request, before this
+                    # transaction (only names and ids are read from them): still live?
+                    if run(documents.count_live(len(ids)), ids)[0][0] != len(ids):
                         raise DAVError(409, "Le dossier a changé pendant l'opération ; "
                                             "réessayez.")
-                    existing = documents.live_child(tx, parent.node.id, name)
-                    if existing is not None and existing.kind != "file":
-                        raise DAVError(405, "Un dossier porte déjà ce nom.")
-                    node = documents.store_body(tx, parent, name, sha256, size,
-                                                environ["liasse.user"].id, existing=existing)
-                    return Location(parent.company, (*parent.nodes, node))
-            except IntegrityError:
+                    node = documents.deposit(run, parent, name, sha256, size,
+                                             environ["liasse.user"].id)
+                return Location(parent.company, (*parent.nodes, node))
+            except InvalidInput as refused:  # a folder has that name
+                raise DAVError(405, refused.reason) from None
+            except self.hot.IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")

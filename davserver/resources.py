@@ -272,8 +272,7 @@ class _NodeMixin:
             if existing is not None and existing.kind == self.node.kind:
                 if existing.kind == "file":  # overwrite: the old body becomes a version
                     documents.store_body(tx, target_now, name, source.node.sha256,
-                                         source.node.size, _ctx(self.environ)[1].id,
-                                         existing=existing)
+                                         source.node.size, _ctx(self.environ)[1].id)
                 return  # COPY onto an existing folder merges into it
             documents.copy_node(tx, source, target_now, name, _ctx(self.environ)[1].id)
         self.provider.forget(self.environ)

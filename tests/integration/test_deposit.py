@@ -1,0 +1,124 @@
+"""One deposit routine (`acl.documents.deposit`), two ways to run it: in an ORM session
+(`store_body`: the web app, imports, WsgiDAV's COPY) and on the drive's plain DBAPI
+connection (`LiasseProvider.deposit`, `acl.hot`). Both must write the same rows, and a
+deposit refused halfway must leave nothing behind and the connection usable."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from wsgidav.dav_error import DAVError
+
+from acl import documents
+from acl.models import Company, Event, Node, NodeVersion, User
+from davserver.app import build_drive
+
+
+@pytest.fixture
+def provider(demo, settings, hasher):
+    return build_drive(settings, demo, hasher).fast.provider
+
+
+def achats(session, *below: str) -> documents.Location:
+    bakery = session.scalars(select(Company).where(
+        Company.folder_name == "Boulangerie Martin")).one()
+    return documents.resolve(session, bakery, ["Achats", *below])
+
+
+def user(session, login: str) -> User:
+    return session.scalars(select(User).where(User.login == login)).one()
+
+
+def deposit_hot(demo, provider, blobs, name: str, body: bytes, *below: str) -> None:
+    """As the drive files a PUT: the path resolved first, then the hot transaction."""
+    sha, size = blobs.put_bytes(body)
+    with demo.session() as s:
+        parent, actor = achats(s, *below), user(s, "secretaire")
+    provider.deposit({"liasse.user": actor}, parent, name, sha, size)
+
+
+def deposit_orm(demo, blobs, name: str, body: bytes) -> None:
+    sha, size = blobs.put_bytes(body)
+    with demo.transaction() as tx:
+        documents.store_body(tx, achats(tx), name, sha, size, user(tx, "secretaire").id)
+
+
+def written(demo, name: str) -> dict:
+    """What a deposit wrote about `name`, without ids and times (checked apart)."""
+    with demo.session() as s:
+        node = s.scalars(select(Node).where(Node.name == name)).one()
+        versions = s.scalars(select(NodeVersion).where(NodeVersion.node_id == node.id)
+                             .order_by(NodeVersion.id)).all()
+        events = s.scalars(select(Event).where(Event.node_id == node.id)
+                           .order_by(Event.id)).all()
+        times = [node.created_at, node.modified_at, *(v.replaced_at for v in versions),
+                 *(e.at for e in events)]
+        assert all(t.tzinfo is not None and abs(datetime.now(UTC) - t).total_seconds() < 600
+                   for t in times)
+        return {
+            "node": (node.kind, node.size, node.sha256, node.deposited_by_id,
+                     node.is_client_file, node.is_standard, node.download_count,
+                     node.received_at, node.deleted_at, node.created_at == node.modified_at),
+            "versions": [(v.size, v.sha256, v.deposited_by_id) for v in versions],
+            "events": [(e.kind, e.folder, e.path.rsplit("/", 1)[-1], e.actor_id,
+                        json.loads(e.detail)) for e in events],
+        }
+
+
+@pytest.mark.parametrize("bodies", [
+    [b"%PDF-1.4 un"],
+    [b"%PDF-1.4 un", b"%PDF-1.4 deux", b"%PDF-1.4 trois"],  # versions kept
+    [b"", b"%PDF-1.4 corps"],  # Explorer: 0 bytes first, then the body (no version)
+])
+def test_hot_and_orm_deposits_write_the_same_rows(demo, provider, blobs, bodies):
+    for body in bodies:
+        deposit_hot(demo, provider, blobs, "par-le-lecteur.pdf", body)
+        deposit_orm(demo, blobs, "par-le-web.pdf", body)
+    hot, orm = written(demo, "par-le-lecteur.pdf"), written(demo, "par-le-web.pdf")
+    assert hot == {**orm, "events": [(*e[:2], "par-le-lecteur.pdf", *e[3:])
+                                     for e in orm["events"]]}
+    assert len(hot["versions"]) == len([b for b in bodies[:-1] if b])
+    assert [e[4] for e in hot["events"]] == [
+        {"size": len(b), **({"replaced": i > 0 and bool(bodies[i - 1])} if i else {})}
+        for i, b in enumerate(bodies) if b]
+
+
+def test_client_files_are_stored_without_event(demo, provider, blobs):
+    deposit_hot(demo, provider, blobs, ".DS_Store", b"\0\0\0\1Bud1")
+    assert written(demo, ".DS_Store")["node"][4] is True
+    assert written(demo, ".DS_Store")["events"] == []
+
+
+def test_a_folder_trashed_meanwhile_refuses_and_stores_nothing(demo, provider, blobs):
+    with demo.transaction() as tx:
+        documents.create_folder(tx, achats(tx), "2026", None)
+    sha, size = blobs.put_bytes(b"%PDF-1.4 tard")
+    with demo.session() as s:
+        parent, actor = achats(s, "2026"), user(s, "secretaire")
+    with demo.transaction() as tx:  # another request trashes the folder
+        documents.trash(tx, achats(tx, "2026"), None)
+    with pytest.raises(DAVError) as refused:
+        provider.deposit({"liasse.user": actor}, parent, "tard.pdf", sha, size)
+    assert refused.value.value == 409
+    with demo.session() as s:
+        assert s.scalars(select(Node).where(Node.name == "tard.pdf")).first() is None
+    deposit_hot(demo, provider, blobs, "ensuite.pdf", b"%PDF-1.4 ensuite")  # still works
+    assert written(demo, "ensuite.pdf")["node"][1] == len(b"%PDF-1.4 ensuite")
+
+
+def test_a_folder_of_that_name_refuses_and_stores_nothing(demo, provider, blobs):
+    with demo.transaction() as tx:
+        documents.create_folder(tx, achats(tx), "Factures", None)
+    with pytest.raises(DAVError) as refused:
+        deposit_hot(demo, provider, blobs, "Factures", b"%PDF-1.4")
+    assert refused.value.value == 405
+    with demo.session() as s:
+        assert [n.kind for n in s.scalars(select(Node).where(Node.name == "Factures"))] == \
+            ["folder"]
+        assert s.scalars(select(Event).where(Event.path.endswith("/Factures"),
+                                             Event.kind == "deposited")).first() is None
+    deposit_hot(demo, provider, blobs, "après.pdf", "%PDF-1.4 après".encode())
+    assert written(demo, "après.pdf")["events"][0][0] == "deposited"
