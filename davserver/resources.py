@@ -343,9 +343,7 @@ class NodeCollection(_NodeMixin, DAVCollection):
             return PendingDocument(self.provider, path, self.environ, self.location, name)
         # LOCK on an unmapped URL creates an empty document (RFC 4918 §9.10.4; davfs2).
         sha, size = self.provider.blobs.put_bytes(b"")
-        with self.provider.db.transaction() as tx:
-            documents.store_body(tx, self.provider.relocate(tx, self.location), name, sha,
-                                 size, _ctx(self.environ)[1].id)
+        self.provider.deposit(self.environ, self.location, name, sha, size)
         self.provider.forget(self.environ)
         return self.provider.get_resource_inst(path, self.environ)
 

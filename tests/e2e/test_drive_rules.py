@@ -276,12 +276,14 @@ def test_parallel_creations_of_one_name_never_fail(live_server, demo):
     clients = 8
     barrier = threading.Barrier(clients)
 
-    def together(method: str, url: str, body: bytes | None) -> list[int]:
+    def together(method: str, url: str, body: bytes | None, numbered: bool = True,
+                 **headers: str) -> list[int]:
         def one(i: int) -> int:
             dav = Dav(live_server.base_url, "expert", live_server.password)
             try:
                 barrier.wait(timeout=30)
-                return dav(method, url, body and body + str(i).encode()).status
+                return dav(method, url, body and body + str(i).encode() if numbered else body,
+                           headers=headers).status
             finally:
                 dav.close()
 
@@ -298,6 +300,15 @@ def test_parallel_creations_of_one_name_never_fail(live_server, demo):
         versions = session.scalars(select(NodeVersion.id).where(
             NodeVersion.node_id == node.id)).all()
     assert len(versions) == clients - 1  # every body but the last is kept as a version
+    # Explorer and davfs2 LOCK a name before they write it: one lock is granted (the
+    # document is created empty), the others are told it is locked.
+    lock = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+            b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>")
+    statuses = together("LOCK", f"{folder}/{quote('Verrou commun.docx')}", lock,
+                        numbered=False, Timeout="Second-60")
+    assert sorted(statuses)[1:] == [423] * (clients - 1) and sorted(statuses)[0] in (200, 201), \
+        statuses
+    assert node_at(demo, BAKERY, "Achats", "Import parallèle", "Verrou commun.docx").size == 0
 
 
 # --- PROPFIND depth ----------------------------------------------------------------------------
