@@ -38,6 +38,7 @@ from acl.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.resources import content_type
+from davserver.transfer import check_size
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -141,9 +142,9 @@ class FastPath:
     def _put(self, environ: dict, start_response: Callable, connection,
              segments: list[str]) -> list[bytes] | None:
         """A PUT of a whole body of announced length into a folder, by a user who may write
-        there, on a name no lock covers, in a company without quota (whose check needs the
-        company's total): stored as `LiasseProvider.deposit` files every upload. Anything
-        else is left to WsgiDAV, which refuses it with its reason."""
+        there, on a name no lock covers: refused at once past the size or the company's
+        quota, else stored as `LiasseProvider.deposit` files every upload. Anything else is
+        left to WsgiDAV, which refuses it with its reason."""
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or environ.get("wsgi.input_terminated") or len(segments) < 3 \
                 or environ["PATH_INFO"].endswith("/") \
@@ -154,8 +155,7 @@ class FastPath:
         except InvalidName:
             return None
         parent = self._locate(environ, connection, segments[:-1])
-        if parent is None or parent.node.kind == "file" or \
-                self.provider.quota(parent.company) is not None:
+        if parent is None or parent.node.kind == "file":
             return None
         found = self.hot.path(connection, parent.node.id, [name])
         if found is not None and found[0].kind != "file":
@@ -167,6 +167,14 @@ class FastPath:
         ref_url = quote(self.provider.share_path + "/" + "/".join(segments))
         if self._locked(ref_url):
             return None
+        company = parent.company
+        try:  # refused before the body is read, as WsgiDAV's path refuses it while reading
+            check_size(int(length), max_bytes=self.provider.limits.max_upload_bytes,
+                       quota_left=self.provider.quota_left(
+                           company, found[0].size if found else 0,
+                           lambda: self.hot.used_bytes(connection, company.id)))
+        except DAVError as error:
+            return util.send_status_response(environ, start_response, error)
         writer = self.provider.blobs.writer()
         try:
             remaining = int(length)

@@ -227,12 +227,16 @@ class LiasseProvider(DAVProvider):
                 self._logins = (generation, logins)
         return logins
 
-    def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
+    def quota_left(self, company: Company, replacing: int, used: Callable[[], int]
+                   ) -> int | None:
+        """Bytes an upload replacing `replacing` bytes may take (None: no quota); `used`
+        reads the company's total, only when it has a quota."""
         quota = self.quota(company)
-        left = None
-        if quota is not None:
-            left = quota - documents.used_bytes(environ["liasse.session"], company.id) \
-                + replacing
+        return None if quota is None else quota - used() + replacing
+
+    def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
+        left = self.quota_left(company, replacing, lambda: documents.used_bytes(
+            environ["liasse.session"], company.id))
         writer = UploadWriter(self.blobs.writer(), max_bytes=self.limits.max_upload_bytes,
                               quota_left=left)
         environ["liasse.upload"] = writer

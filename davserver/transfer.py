@@ -12,6 +12,16 @@ HTTP_INSUFFICIENT_STORAGE = 507
 HTTP_CONTENT_TOO_LARGE = 413
 
 
+def check_size(size: int, *, max_bytes: int | None, quota_left: int | None) -> None:
+    """Refuse a body of `size` bytes past the maximum size, or past what the company's quota
+    leaves (None: no limit)."""
+    if max_bytes is not None and size > max_bytes:
+        raise DAVError(HTTP_CONTENT_TOO_LARGE,
+                       f"Document trop volumineux : {max_bytes // 2**20} Mio au plus.")
+    if quota_left is not None and size > quota_left:
+        raise DAVError(HTTP_INSUFFICIENT_STORAGE, "Espace de l'entreprise épuisé (quota).")
+
+
 class UploadWriter:
     """The file-like WsgiDAV writes a PUT body into; refuses past the limits as it goes."""
 
@@ -23,14 +33,11 @@ class UploadWriter:
 
     def write(self, data: bytes) -> int:
         self._writer.write(data)
-        size = self._writer.size
-        if self.max_bytes is not None and size > self.max_bytes:
+        try:
+            check_size(self._writer.size, max_bytes=self.max_bytes, quota_left=self.quota_left)
+        except DAVError:
             self._writer.discard()
-            raise DAVError(HTTP_CONTENT_TOO_LARGE,
-                           f"Document trop volumineux : {self.max_bytes // 2**20} Mio au plus.")
-        if self.quota_left is not None and size > self.quota_left:
-            self._writer.discard()
-            raise DAVError(HTTP_INSUFFICIENT_STORAGE, "Espace de l'entreprise épuisé (quota).")
+            raise
         return len(data)
 
     def writelines(self, chunks: Iterable[bytes]) -> None:

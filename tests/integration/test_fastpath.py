@@ -182,3 +182,24 @@ def test_incomplete_put_stores_nothing(drive, demo):
     assert status.startswith("400")
     with demo.session() as s:
         assert s.scalars(select(Node).where(Node.name == "court.pdf")).first() is None
+
+
+def test_put_past_the_quota_is_refused_before_wsgidav(demo, settings_file, hasher,
+                                                      demo_password, blobs):
+    """With a quota, the fast path reads the company's total and refuses at once what would
+    pass it (what a replaced document held is freed); nothing is stored."""
+    from config.settings import load_settings
+
+    drive = InProcessDrive(build_drive(load_settings(settings_file(drive={"quota_mib": 1})),
+                                       demo, hasher), demo_password)
+    assert drive("PUT", DOC, b"%" * 600_000, user="secretaire")[0] == "201 Created"
+    without_wsgidav(drive)  # the company is cached: every PUT below is the fast path's
+    blobs_before = len(blobs.all_hashes())
+    status, body = drive("PUT", "/Boulangerie Martin/Achats/gros.pdf", b"%" * 500_000,
+                         user="secretaire")
+    assert status.startswith("507") and b"quota" in body
+    assert count_deposits(demo, "gros.pdf") == 0 and len(blobs.all_hashes()) == blobs_before
+    # Replacing the 600,000-byte document with 900,000 bytes fits: its old body is freed.
+    assert drive("PUT", DOC, b"&" * 900_000, user="secretaire")[0] == "204 No Content"
+    assert drive("PUT", "/Boulangerie Martin/Achats/petit.pdf", b"%" * 100_000,
+                 user="secretaire")[0] == "201 Created"
