@@ -4,90 +4,50 @@ set (`.ci/run` sets it), again on PostgreSQL, each test in a schema of its own.
 - `settings_file(**sections)` writes a liasse.toml in a fresh data folder and returns its path;
 - `settings`, `db`, `hasher`, `blobs`: the platform pieces on that database;
 - `demo`: the demo world (cabinet, both companies, the six demo accounts), password DEMO_PASSWORD;
+  each test's database starts as a copy of a template made once per run (support/world.py);
 - `ctx_of(login)`: an audit `Context` acting as that login.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from support.world import (
+    BACKENDS,
+    DEMO_PASSWORD,
+    FAST_SECURITY,
+    PG_URL,
+    Template,
+    Templates,
+    empty_database,
+    render_toml,
+    write_settings,
+)
 
 from acl.audit import Context
 from acl.blobs import BlobStore
-from acl.db import Database, make_engine, upgrade_schema
+from acl.db import Database
 from acl.passwords import PasswordHasher
 from acl.principals import load_principal
 from config.settings import Settings, load_settings
 
-PG_URL = os.environ.get("LIASSE_TEST_DATABASE_URL", "")
-DEMO_PASSWORD = "démo-mot-de-passe-sûr"
-
-# Cheap argon2 parameters: tests hash many passwords; the policy code is the same.
-FAST_SECURITY = {"argon2_time_cost": 1, "argon2_memory_kib": 64, "argon2_parallelism": 1,
-                 "failure_delay_seconds": 0.0}
-
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-
-
-def _pg_admin_engine():
-    return create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                         isolation_level="AUTOCOMMIT")
+__all__ = ["DEMO_PASSWORD", "FAST_SECURITY", "render_toml"]  # imported by test modules
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> Iterator[str]:
     """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'liasse.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def render_toml(sections: dict[str, dict]) -> str:
-    lines = []
-    for name, keys in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in keys.items()]
-        lines.append("")
-    return "\n".join(lines)
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def settings_file(tmp_path, database_url) -> Callable[..., Path]:
     def write(**sections: dict) -> Path:
-        merged = {"database": {"url": database_url}, "security": dict(FAST_SECURITY),
-                  "server": {"allow_plain_http": True}}
-        for name, keys in sections.items():
-            merged.setdefault(name, {}).update(keys)
-        data = tmp_path / "data"
-        data.mkdir(exist_ok=True)
-        path = data / "liasse.toml"
-        path.write_text(render_toml(merged), encoding="utf-8")
-        return path
+        return write_settings(tmp_path / "data", database_url, **sections)
 
     return write
 
@@ -98,26 +58,22 @@ def settings(settings_file) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory) -> Path:
-    """A SQLite file migrated to head once per run: each test's database starts as a copy
-    (running the migrations costs ~0.3 s a test; test_migrations.py still runs them)."""
-    path = tmp_path_factory.mktemp("template") / "liasse.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade_schema(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+def templates(tmp_path_factory) -> Templates:
+    return Templates(tmp_path_factory)
 
 
 @pytest.fixture
-def db(settings, migrated_sqlite) -> Iterator[Database]:
-    url = settings.database.url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        shutil.copyfile(migrated_sqlite, url.removeprefix("sqlite:///"))
-    engine = make_engine(url)
-    upgrade_schema(engine)  # at head already on SQLite: a version check
-    database = Database(engine)
+def template(request, templates, database_url) -> Template:
+    """The demo world's template when the test asks for `demo`, else the empty schema's."""
+    backend = make_url(database_url).get_backend_name()
+    if "demo" in request.fixturenames:
+        return templates.demo(backend)
+    return templates.migrated(backend)
+
+
+@pytest.fixture
+def db(settings, templates, template) -> Iterator[Database]:
+    database = templates.open(settings.database.url, template)
     yield database
     database.dispose()
 
@@ -133,11 +89,11 @@ def blobs(settings) -> BlobStore:
 
 
 @pytest.fixture
-def demo(db, settings, hasher, blobs) -> Database:
-    from davserver.demo import create_demo
-
-    with db.transaction() as session:
-        create_demo(session, settings, hasher, blobs, DEMO_PASSWORD)
+def demo(db, template, blobs) -> Database:
+    """The demo world: its rows came with the database's template (see `Templates`), its
+    documents are copied here."""
+    assert template.blobs is not None, "`demo` must be a parameter of the test or fixture"
+    template.copy_documents(blobs.root)
     return db
 
 
