@@ -126,7 +126,8 @@ def pytest_collection_modifyitems(config, items) -> None:
         return
     kept, dropped = [], []
     for item in items:
-        backend = getattr(item, "callspec", None) and item.callspec.params.get("database_url")
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        backend = params.get("database_url", params.get("shared_world"))
         if item.get_closest_marker("postgresql_only") and backend == "sqlite":
             dropped.append(item)
         else:

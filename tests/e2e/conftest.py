@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import queue
 import shutil
@@ -14,12 +15,17 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from support.world import BACKENDS, DEMO_PASSWORD, empty_database, write_settings
+
+from acl.db import Database
+from config.settings import Settings, load_settings
 
 STARTUP_SECONDS = 60
 
@@ -113,6 +119,53 @@ def serve(settings_file, demo, demo_password) -> Iterator[Callable[..., LiveServ
 @pytest.fixture
 def live_server(serve) -> LiveServer:
     return serve()
+
+
+@dataclass
+class World:
+    settings: Settings
+    db: Database
+    server: LiveServer
+
+    def settle(self) -> None:
+        """Return once the server has written every download receipt handed over (it does
+        before answering a PROPFIND), so that the next test finds them already stored."""
+        request = urllib.request.Request(self.server.dav_url, method="PROPFIND", headers={
+            "Depth": "0", "Authorization": "Basic " + base64.b64encode(
+                f"expert:{self.server.password}".encode()).decode()})
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            assert reply.status == 207
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_world(request, tmp_path_factory, templates) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("world")
+    with empty_database(request.param, folder) as url:
+        path = write_settings(folder / "data", url)
+        settings = load_settings(path)
+        template = templates.demo(request.param)
+        db = templates.open(url, template)
+        template.copy_documents(settings.data_dir / "blobs")
+        try:
+            server = start_server(path, DEMO_PASSWORD)
+            try:
+                yield World(settings, db, server)
+            finally:
+                server.stop()
+        finally:
+            db.dispose()
+
+
+@pytest.fixture
+def world(shared_world) -> Iterator[World]:
+    """The demo world and a server on it, shared by those tests of a module that do not need
+    a fresh one (a server costs ~1.5 s to start and ~0.5 s to stop): tests of refusals, each
+    comparing what is stored before and after, and litmus's suites, run one after the other
+    against one server as `litmus` itself runs them. A test that writes, changes the settings
+    or the rights, or fails to sign in (failures count per address) has a world of its own:
+    `live_server` or `serve`."""
+    yield shared_world
+    shared_world.settle()
 
 
 @pytest.fixture

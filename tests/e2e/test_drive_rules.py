@@ -2,6 +2,9 @@
 habilitations (hidden folders, read-only grants), standard folders, both ends of MOVE/COPY,
 the protection date, finite PROPFIND depth, no leak between companies, versions, trash and
 receipts.
+
+The tests that only read or are refused share one server per database (`world`); the others
+start their own on a fresh demo world.
 """
 
 from __future__ import annotations
@@ -92,8 +95,8 @@ PROPPATCH = (b'<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="
 
 # --- habilitations ----------------------------------------------------------------------------
 
-def test_a_folder_without_right_is_absent_and_nothing_can_be_written_into_it(live_server, demo,
-                                                                             client):
+def test_a_folder_without_right_is_absent_and_nothing_can_be_written_into_it(world, client):
+    live_server, demo = world.server, world.db
     dav = client(live_server, "secretaire")
     fisc = ("Fiscalité",)
     before = tree_snapshot(demo)
@@ -313,7 +316,8 @@ def test_parallel_creations_of_one_name_never_fail(live_server, demo):
 
 # --- PROPFIND depth ----------------------------------------------------------------------------
 
-def test_propfind_depth_infinity_is_refused(live_server, client):
+def test_propfind_depth_infinity_is_refused(world, client):
+    live_server = world.server
     dav = client(live_server, "expert")
     for depth in ("infinity", "Infinity", None):  # no Depth header means infinity
         headers = {"Depth": depth} if depth else {}
@@ -340,7 +344,8 @@ def _normalised(reply: Reply, company: str) -> tuple:
     return reply.status, headers, body
 
 
-def test_another_companys_paths_answer_like_missing_ones(live_server, demo, client):
+def test_another_companys_paths_answer_like_missing_ones(world, client):
+    live_server, demo = world.server, world.db
     dupont = client(live_server, "dupont")
     assert names_in(dupont, live_server.dav_url) == [GARAGE]
     before = tree_snapshot(demo)

@@ -3,6 +3,10 @@
 
 Raw requests go through http.client (which sends the path as given: no `..` folding) or a
 plain socket where the body must be sent after the server may already have answered.
+
+Requests refused with valid credentials leave the world as it was: those tests share one
+server per database (`world`), each comparing what is stored before and after. Tests with
+their own settings, or that fail to sign in, start their own.
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ ATTACKS = {"billion laughs": (BILLION_LAUGHS, b"&lol9;"), "external entity": (XX
 
 
 @pytest.mark.parametrize("method", list(BODIES))
-def test_xml_with_entities_is_refused(live_server, demo, client, method):
+def test_xml_with_entities_is_refused(world, client, method):
+    live_server, demo = world.server, world.db
     before = stored(demo)
     dav = client(live_server)
     for attack, (prolog, entity) in ATTACKS.items():
@@ -123,7 +128,8 @@ MALFORMED = {"truncated": b"<D:propfind xmlns:D='DAV:'><D:prop>", "text": b"pas 
 
 
 @pytest.mark.parametrize("method", list(BODIES))
-def test_malformed_xml_is_a_bad_request(live_server, demo, client, method):
+def test_malformed_xml_is_a_bad_request(world, client, method):
+    live_server, demo = world.server, world.db
     before = stored(demo)
     dav = client(live_server)
     seen = {case: dav(method, f"{ACHATS}/{INVOICE}", body,
@@ -134,7 +140,8 @@ def test_malformed_xml_is_a_bad_request(live_server, demo, client, method):
 
 
 @pytest.mark.parametrize("method", list(BODIES))
-def test_oversized_xml_body_is_refused(live_server, demo, method):
+def test_oversized_xml_body_is_refused(world, method):
+    live_server, demo = world.server, world.db
     padding = b"<!-- " + b"x" * (2 * 1024 * 1024) + b" -->"
     body = BODIES[method].replace(b"{}", b"") + padding
     before = stored(demo)
@@ -164,7 +171,8 @@ RAW_PATHS = {
 }
 
 
-def test_hostile_paths_are_refused_and_nothing_is_stored(live_server, demo, settings, client):
+def test_hostile_paths_are_refused_and_nothing_is_stored(world, client):
+    live_server, demo, settings = world.server, world.db, world.settings
     before, blobs = stored(demo), blob_count(settings)
     dav = client(live_server)
     seen, expected = {}, {}
@@ -179,7 +187,8 @@ def test_hostile_paths_are_refused_and_nothing_is_stored(live_server, demo, sett
     assert blob_count(settings) == blobs and leftovers(settings) == []
 
 
-def test_hostile_destinations_are_refused(live_server, demo, client):
+def test_hostile_destinations_are_refused(world, client):
+    live_server, demo = world.server, world.db
     before = stored(demo)
     dav = client(live_server)
     seen = {(case, method): dav(method, f"{ACHATS}/{INVOICE}", headers={
@@ -197,7 +206,8 @@ WINDOWS_NAMES = {
 }
 
 
-def test_names_windows_cannot_hold_are_refused_in_french(live_server, demo, settings, client):
+def test_names_windows_cannot_hold_are_refused_in_french(world, client):
+    live_server, demo, settings = world.server, world.db, world.settings
     before, blobs = stored(demo), blob_count(settings)
     dav = client(live_server, "secretaire")
     for name, reason in WINDOWS_NAMES.items():

@@ -13,9 +13,10 @@ SUITES = ["basic", "copymove", "props", "locks", "http"]
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("suite", SUITES)
-def test_litmus_suite_passes_for_a_user_with_write_on_one_folder(live_server, suite, tmp_path,
+def test_litmus_suite_passes_for_a_user_with_write_on_one_folder(world, suite, tmp_path,
                                                                  require_binary):
     litmus = require_binary("litmus", "litmus")
+    live_server = world.server  # each suite makes its collection and removes it at the end
     # secretaire: write on Achats, Ventes, Banque, Autres of Boulangerie Martin only
     url = live_server.dav("Boulangerie Martin", "Achats") + "/"
     result = subprocess.run(
