@@ -127,25 +127,29 @@ class LiasseServer:
                 self._server.ssl_adapter = BuiltinSSLAdapter(str(certificate), str(private_key))
             except (OSError, ssl.SSLError) as exc:
                 raise OSError(f"certificat TLS inutilisable ({exc})") from None
+        self._stop_requested = threading.Event()
         self._server.prepare()  # binds now, so that the real port is known
         bound_host, bound_port = self._server.bind_addr[:2]
         self.endpoint = Endpoint(bound_host, bound_port, tls)
 
-    def serve(self) -> None:
-        """Serve until stopped (SIGINT / SIGTERM are turned into a clean stop).
+    def request_stop(self) -> None:
+        """Ask serve() to return; safe from a signal handler, before or during serve()."""
+        self._stop_requested.set()
 
-        cheroot's loop runs in a thread of its own, so that the stop request the signal
-        handlers raise in the main thread lands in this wait: raised inside cheroot's loop,
-        it could interrupt the hand-over of a connection to a worker (a queue notify), lose
-        that worker's wake-up, and leave stop() waiting for it forever."""
+    def serve(self) -> None:
+        """Serve until request_stop() (which the CLI's SIGINT / SIGTERM handlers call).
+
+        cheroot's loop runs in a thread of its own and the main thread only waits for the stop
+        request. A handler that raised instead (SystemExit, KeyboardInterrupt) could land
+        anywhere: inside cheroot's hand-over of a connection to a worker, losing its wake-up,
+        or inside a garbage-collector callback, where Python prints "Exception ignored" and
+        drops it, leaving the process running after SIGTERM."""
         tune_garbage_collector()
         loop = threading.Thread(target=self._server.serve, name="liasse-http", daemon=True)
         try:
             loop.start()
-            while loop.is_alive():
-                loop.join(0.5)
-        except (KeyboardInterrupt, SystemExit):
-            pass
+            while loop.is_alive() and not self._stop_requested.wait(0.5):
+                pass
         finally:
             self._server.stop()
 

@@ -8,7 +8,6 @@ import ipaddress
 import os
 import secrets
 import signal
-import sys
 from pathlib import Path
 
 from acl.cabinet import get_cabinet
@@ -185,7 +184,9 @@ def _run(settings: Settings, rt: Runtime, host: str, port: int, *, tls: bool,
             from None
     # The server is bound and its worker threads run: from here on, a stop request (SIGTERM,
     # Ctrl+C) at any moment, even before serve(), must stop them or the process never exits.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # The handlers only record the request (see LiasseServer.serve for why they never raise).
+    previous = {signum: signal.signal(signum, lambda *_: server.request_stop())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
     base = server.endpoint.base_url
     worker = Worker(settings, rt.db, base)
     try:
@@ -197,11 +198,11 @@ def _run(settings: Settings, rt: Runtime, host: str, port: int, *, tls: bool,
         print("Ctrl+C pour arrêter.", flush=True)
         worker.start()
         server.serve()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     finally:
         worker.stop()
         server.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print("Serveur arrêté.", flush=True)
     return 0
 
