@@ -1,7 +1,13 @@
-"""Content-addressed blob store: immutable files under `<data>/blobs/ab/cd/<sha256>`.
+"""Content-addressed blob store: immutable files under `<data>/blobs/ab/<sha256>`.
 
 A body is streamed to a temporary file in the same file system while it is hashed, fsynced,
 then renamed into place: a killed write leaves only a temporary file, never a partial blob.
+
+One level of 256 folders, as git's objects: each is made once, by one of the store's first
+few hundred bodies (ext4 and XFS index large folders; a million bodies are ~4,000 a folder).
+Earlier versions used two levels (`ab/cd/<sha256>`): a young store then made a new folder
+for nearly every body it received, a metadata write that cost as much as the fsync itself.
+Bodies they stored stay where they are and are still found, listed and checked there.
 """
 
 from __future__ import annotations
@@ -50,12 +56,13 @@ class BlobWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             sha = self._digest.hexdigest()
-            target = self.store.path(sha)
-            self.store.ensure_folder(target.parent)
+            folder = f"{self.store.root_text}/{sha[:2]}"
+            self.store.ensure_folder(folder)
+            target = f"{folder}/{sha}"
             try:
                 os.replace(self._tmp_name, target)
             except FileNotFoundError:  # its folder was removed since it was made
-                target.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
                 os.replace(self._tmp_name, target)
             return sha, self.size
         except BaseException:
@@ -72,16 +79,27 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
-        self._root_text = str(self.root)
-        self._folders: set[Path] = set()  # made (or found) already: no mkdir per upload
+        # (plain strings on the upload and download paths: pathlib's joins cost more than
+        # the system calls they prepare)
+        self.root_text = str(self.root)
+        self._folders: set[str] = set()  # made (or found) already: no mkdir per upload
 
-    def ensure_folder(self, folder: Path) -> None:
+    def ensure_folder(self, folder: Path | str) -> None:
+        folder = str(folder)
         if folder not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
-            if len(self._folders) < 100_000:
-                self._folders.add(folder)
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)  # at most the 256 folders and tmp
 
     def path(self, sha256: str) -> Path:
+        """Where the body is: its place, or where an earlier version put it."""
+        path = self.root / sha256[:2] / sha256
+        if not path.exists():
+            earlier = self._earlier_path(sha256)
+            if earlier.exists():
+                return earlier
+        return path
+
+    def _earlier_path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def exists(self, sha256: str) -> bool:
@@ -105,11 +123,14 @@ class BlobStore:
         return self.put(io.BytesIO(data))
 
     def open(self, sha256: str) -> BinaryIO:
-        # (a plain string path: pathlib's joins cost more than the open itself)
-        return open(f"{self._root_text}/{sha256[:2]}/{sha256[2:4]}/{sha256}", "rb")  # noqa: SIM115
+        try:
+            return open(f"{self.root_text}/{sha256[:2]}/{sha256}", "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return self._earlier_path(sha256).open("rb")  # raises FileNotFoundError too
 
     def all_hashes(self) -> set[str]:
-        return {p.name for p in self.root.glob("??/??/*") if p.is_file()}
+        return {p.name for pattern in ("??/*", "??/??/*") for p in self.root.glob(pattern)
+                if p.is_file()}
 
 
 class DownloadStream:

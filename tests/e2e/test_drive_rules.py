@@ -408,7 +408,7 @@ def test_overwrite_keeps_the_previous_version_and_delete_goes_to_the_trash(live_
     blobs = settings.data_dir / "blobs"
     for body in (first, second):
         sha = hashlib.sha256(body).hexdigest()
-        assert (blobs / sha[:2] / sha[2:4] / sha).read_bytes() == body
+        assert (blobs / sha[:2] / sha).read_bytes() == body
 
 
 def receipt(dav: Dav, url: str) -> dict[str, str]:

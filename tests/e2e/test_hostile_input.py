@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select
 from support.dav import Dav, Reply, basic
 
+from acl.blobs import BlobStore
 from acl.models import Event, Node, NodeProperty
 
 pytestmark = pytest.mark.e2e
@@ -64,7 +65,7 @@ def leftovers(settings) -> list[str]:
 
 
 def blob_count(settings) -> int:
-    return sum(1 for p in (settings.data_dir / "blobs").glob("??/??/*") if p.is_file())
+    return len(BlobStore(settings.data_dir / "blobs").all_hashes())
 
 
 # --- XML -------------------------------------------------------------------------------------
