@@ -16,7 +16,9 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +37,7 @@ class BlobWriter:
         self._digest = hashlib.sha256()
         self.size = 0
         self._synced = 0
+        self._committed = False
 
     def write(self, data: bytes) -> int:
         self._digest.update(data)
@@ -50,7 +53,19 @@ class BlobWriter:
             self._synced = self.size
         return len(data)
 
+    @property
+    def sha256(self) -> str:
+        """The hash of what was written so far."""
+        return self._digest.hexdigest()
+
+    def commit_in_background(self) -> Future[tuple[str, int]]:
+        """`commit` on one of the store's threads, so that the caller's own work overlaps
+        the fsync (a deposit's statements: they need only the hash and the size). The caller
+        waits for the result before it makes the blob referenced (before its COMMIT)."""
+        return self.store.background().submit(self.commit)
+
     def commit(self) -> tuple[str, int]:
+        """Make the body durable (fsync), then visible under its hash."""
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -64,12 +79,16 @@ class BlobWriter:
             except FileNotFoundError:  # its folder was removed since it was made
                 os.makedirs(folder, exist_ok=True)
                 os.replace(self._tmp_name, target)
+            self._committed = True
             return sha, self.size
         except BaseException:
             self.discard()
             raise
 
     def discard(self) -> None:
+        """Drop the temporary file (nothing once committed: the blob is filed)."""
+        if self._committed:
+            return
         if not self._file.closed:
             self._file.close()
         Path(self._tmp_name).unlink(missing_ok=True)
@@ -83,6 +102,18 @@ class BlobStore:
         # the system calls they prepare)
         self.root_text = str(self.root)
         self._folders: set[str] = set()  # made (or found) already: no mkdir per upload
+        self._background: ThreadPoolExecutor | None = None
+        self._background_lock = threading.Lock()
+
+    def background(self) -> ThreadPoolExecutor:
+        """The threads that commit bodies for `BlobWriter.commit_in_background` (made on
+        first use; os.fsync releases the GIL, so they wait on the disk in parallel)."""
+        if self._background is None:
+            with self._background_lock:
+                if self._background is None:
+                    self._background = ThreadPoolExecutor(
+                        max_workers=8, thread_name_prefix="liasse-blob-commit")
+        return self._background
 
     def ensure_folder(self, folder: Path | str) -> None:
         folder = str(folder)

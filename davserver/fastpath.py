@@ -17,8 +17,10 @@ errors keep one look.
 
 from __future__ import annotations
 
+import errno
 import io
 from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -38,7 +40,7 @@ from acl.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.resources import content_type
-from davserver.transfer import check_size
+from davserver.transfer import HTTP_INSUFFICIENT_STORAGE, check_size
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -187,11 +189,23 @@ class FastPath:
                 remaining -= len(data)
             if self._locked(ref_url):  # locked while the body was arriving
                 raise DAVError(HTTP_LOCKED)
-            sha, size = writer.commit()
-            location = self.provider.deposit(environ, parent, name, sha, size)
+            # The body's fsync and rename run while the deposit's statements do; the
+            # deposit waits for them before its COMMIT (never a row without its body).
+            committed = writer.commit_in_background()
+            try:
+                location = self.provider.deposit(environ, parent, name, writer.sha256,
+                                                 writer.size, before_commit=committed.result)
+            finally:
+                futures.wait([committed])
         except DAVError as error:
             writer.discard()
             return util.send_status_response(environ, start_response, error)
+        except OSError as error:
+            writer.discard()
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            return util.send_status_response(environ, start_response, DAVError(
+                HTTP_INSUFFICIENT_STORAGE, "Le serveur n'a plus d'espace disque libre."))
         except BaseException:
             writer.discard()
             raise

@@ -3,7 +3,9 @@ answer as WsgiDAV's, the same rights, the same receipts; everything else still W
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 
 import pytest
 from sqlalchemy import func, select
@@ -182,6 +184,40 @@ def test_incomplete_put_stores_nothing(drive, demo):
     assert status.startswith("400")
     with demo.session() as s:
         assert s.scalars(select(Node).where(Node.name == "court.pdf")).first() is None
+
+
+@pytest.mark.parametrize("failure, expected", [
+    (errno.ENOSPC, "507"),  # the disk is full: the client is told, as for a quota
+    (errno.EIO, None),      # the disk fails: a server error (raised to cheroot: a 500)
+])
+def test_put_whose_body_cannot_be_made_durable_files_nothing(drive, demo, blobs, monkeypatch,
+                                                             failure, expected):
+    """The body's fsync runs while the deposit's statements do; if it fails, the deposit is
+    rolled back: no document, no event, no blob, no temporary file."""
+    drive("HEAD", DOC, user="secretaire")
+    without_wsgidav(drive)
+    blobs_before = blobs.all_hashes()
+
+    def failing_fsync(fd):
+        raise OSError(failure, os.strerror(failure))
+
+    monkeypatch.setattr("acl.blobs.os.fsync", failing_fsync)
+    name = "/Boulangerie Martin/Achats/perdu.pdf"
+    if expected:
+        status, body = drive("PUT", name, b"%PDF-1.4 perdu", user="secretaire")
+        assert status.startswith(expected) and b"espace disque" in body
+    else:
+        with pytest.raises(OSError):
+            drive("PUT", name, b"%PDF-1.4 perdu", user="secretaire")
+    monkeypatch.undo()
+    assert count_deposits(demo, "perdu.pdf") == 0
+    with demo.session() as s:
+        assert s.scalars(select(Node).where(Node.name == "perdu.pdf")).first() is None
+    assert blobs.all_hashes() == blobs_before
+    assert not blobs.tmp.exists() or list(blobs.tmp.iterdir()) == []
+    # The thread's connection is usable: the next upload is filed.
+    assert drive("PUT", name, b"%PDF-1.4 ok", user="secretaire")[0] == "201 Created"
+    assert drive("GET", name, user="secretaire")[1] == b"%PDF-1.4 ok"
 
 
 def test_put_past_the_quota_is_refused_before_wsgidav(demo, settings_file, hasher,
