@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from acl.accounts import EMAIL_RE
@@ -95,19 +95,23 @@ def queue_new_deposits(session: Session, *, base_url: str = "",
                                       kinds=("deposited",)) if e.id <= upto]
     principals: dict[int, Principal] = {}
     recipients: dict[tuple[int, str, int | None], list[User]] = {}
+    queued: list[dict[str, int]] = []  # for digests: inserted at once, not as ORM objects
     for event in events:
         if event.company_id is None:
             continue
         key = (event.company_id, event.folder, event.actor_id)  # the same for a burst
         if key not in recipients:
-            recipients[key] = recipients_for(session, event, principals)
+            recipients[key] = [user for user in recipients_for(session, event, principals)
+                               if user.alert_mode != AlertMode.OFF and _deliverable(user)]
         for user in recipients[key]:
-            if user.alert_mode == AlertMode.OFF or not _deliverable(user):
-                continue
-            session.add(PendingAlert(recipient_id=user.id, event_id=event.id))
             if user.alert_mode == AlertMode.IMMEDIATE:
+                session.add(PendingAlert(recipient_id=user.id, event_id=event.id))
                 session.flush()
                 _mail_pending(session, user, [event], base_url)
+            else:
+                queued.append({"recipient_id": user.id, "event_id": event.id})
+    if queued:
+        session.execute(insert(PendingAlert), queued)
     cursor.last_event_id = events[-1].id if len(events) == batch else \
         max(cursor.last_event_id, upto)
     return len(events)
