@@ -1,0 +1,339 @@
+"""`liasse fsck` and `liasse trash list|restore|purge` as an administrator uses them: what they
+print, their exit codes, and the documents readable (or not) afterwards.
+
+Commands run in-process through `davserver.cli.main` (the `Cli` helper of test_cli.py) on the
+demo world; the blob store is damaged by hand as a disk, a crash or an earlier version of
+Liasse would leave it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from acl import documents, library
+from acl.blobs import BlobStore
+from acl.errors import NotFound
+from acl.models import Node, NodeVersion
+from tests.integration.test_cli import Cli, header, row_of, rows
+
+PARIS = ZoneInfo("Europe/Paris")
+BAKERY = "Boulangerie Martin"
+BAKERY_INVOICE = "Facture Moulin Giraud octobre.pdf"  # Achats, deposited by martin
+BAKERY_TAX_RETURN = "Liasse fiscale 2025.pdf"  # Fiscalité (secretaire may not read it)
+GARAGE = "Garage Dupont"
+GARAGE_INVOICE = "Facture 2026-0042.pdf"  # Ventes, deposited by dupont
+
+MISSING = "Contenus manquants"
+ALTERED = "Contenus altérés (empreinte différente)"
+ORPHANS = "Contenus orphelins (aucun document ne les utilise)"
+TEMPORARY = "Envois interrompus (fichiers temporaires)"
+ALL_GOOD = "Aucun problème."
+ORPHANS_ONLY = "Intégrité : OK (orphelins sans gravité)."
+PROBLEMS = "Intégrité : PROBLÈMES TROUVÉS."
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch):
+    """Only --config chooses the settings, whatever the developer's shell exports."""
+    monkeypatch.delenv("LIASSE_DATA", raising=False)
+    monkeypatch.delenv("LIASSE_CONFIG", raising=False)
+
+
+@pytest.fixture
+def demo_cli(demo, settings, capsys, monkeypatch) -> Cli:
+    """The CLI on the demo world (acting as the correspondant `expert` unless --as)."""
+    return Cli(settings.source, capsys, monkeypatch)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def document(db, name: str) -> tuple[int, str]:
+    """(id, sha256) of the one document called `name`, live or trashed."""
+    with db.session() as s:
+        node = s.scalars(select(Node).where(Node.name == name, Node.kind == "file")).one()
+        return node.id, node.sha256
+
+
+def deleted_at(db, node_id: int) -> datetime | None:
+    with db.session() as s:
+        return s.get(Node, node_id).deleted_at
+
+
+def read(db, blobs: BlobStore, ctx_of, login: str, company: str, *path: str) -> bytes:
+    """The body `login` downloads at `company`/`path`, as the web app finds and opens it;
+    NotFound if it is not there (in the trash, say)."""
+    with db.session() as s:
+        principal = ctx_of(login, s).principal
+        location = library.open_path(s, principal, library.open_company(s, principal, company),
+                                     path)
+        sha = location.node.sha256
+    with blobs.open(sha) as stream:
+        return stream.read()
+
+
+def delete(db, ctx_of, login: str, name: str) -> int:
+    """`login` deletes the document `name` as the web app does; returns its number."""
+    node_id, _ = document(db, name)
+    with db.transaction() as tx:
+        library.trash(tx, ctx_of(login, tx).principal, [node_id])
+    return node_id
+
+
+def fsck(cli: Cli, *options: str) -> tuple[int, list[str]]:
+    """Exit code and printed lines of `liasse fsck`; nothing on stderr."""
+    code, out, err = cli("fsck", *options)
+    assert err == "", err
+    assert "Traceback" not in out
+    return code, out.rstrip("\n").split("\n")
+
+
+def section(lines: list[str], title: str) -> list[str]:
+    """The items fsck lists under `title` (its line says how many)."""
+    heads = [i for i, line in enumerate(lines) if line.startswith(f"{title} : ")]
+    if not heads:
+        return []
+    assert len(heads) == 1, lines
+    start = heads[0]
+    count = int(lines[start].rsplit(" : ", 1)[1])
+    items = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        items.append(line.strip())
+    assert len(items) == count, lines
+    return items
+
+
+def referenced_bodies(db) -> int:
+    """How many distinct bodies documents and their versions use (fsck checks each)."""
+    with db.session() as s:
+        shas = set(s.scalars(select(Node.sha256).where(Node.sha256.is_not(None))))
+        shas |= set(s.scalars(select(NodeVersion.sha256)))
+        return len(shas)
+
+
+# --- fsck ----------------------------------------------------------------------------------
+
+def test_fsck_on_a_healthy_store_finds_no_problem(demo_cli, demo):
+    code, lines = fsck(demo_cli)
+    assert code == 0
+    assert lines == [f"{referenced_bodies(demo)} contenu(s) vérifié(s).", ALL_GOOD]
+    assert referenced_bodies(demo) >= 4  # the demo's four documents were all read
+    code, quick = fsck(demo_cli, "--quick")
+    assert (code, quick) == (0, lines)
+
+
+def test_orphan_body_is_reported_but_harmless(demo_cli, demo, blobs):
+    orphan, _ = blobs.put_bytes(b"%PDF-1.4 deposit whose transaction failed")
+    code, lines = fsck(demo_cli)
+    assert code == 0
+    assert section(lines, ORPHANS) == [orphan]
+    assert section(lines, MISSING) == section(lines, ALTERED) == []
+    assert lines[-1] == ORPHANS_ONLY
+    assert lines[0] == f"{referenced_bodies(demo)} contenu(s) vérifié(s)."  # not the orphan
+
+
+def test_missing_body_names_its_document_and_fails(demo_cli, demo, blobs):
+    node_id, sha = document(demo, BAKERY_INVOICE)
+    blobs.path(sha).unlink()
+    code, lines = fsck(demo_cli)
+    assert code == 1
+    assert section(lines, MISSING) == [f"{sha} (document n°{node_id} « {BAKERY_INVOICE} »)"]
+    assert section(lines, ALTERED) == section(lines, ORPHANS) == []
+    assert lines[-1] == PROBLEMS
+    assert lines[0] == f"{referenced_bodies(demo) - 1} contenu(s) vérifié(s)."
+    # --quick does not read contents, but it does see what is not there.
+    code, quick = fsck(demo_cli, "--quick")
+    assert code == 1
+    assert section(quick, MISSING) == section(lines, MISSING)
+
+
+def test_altered_body_is_found_by_a_full_check_only(demo_cli, demo, blobs):
+    node_id, sha = document(demo, GARAGE_INVOICE)
+    blobs.path(sha).write_bytes(b"%PDF-1.4 bit rot")
+    code, lines = fsck(demo_cli)
+    assert code == 1
+    assert section(lines, ALTERED) == [f"{sha} (document n°{node_id} « {GARAGE_INVOICE} »)"]
+    assert section(lines, MISSING) == section(lines, ORPHANS) == []
+    assert lines[-1] == PROBLEMS
+    code, quick = fsck(demo_cli, "--quick")
+    assert code == 0
+    assert section(quick, ALTERED) == []
+    assert quick[-1] == ALL_GOOD
+
+
+def test_leftover_temporary_file_is_listed_as_an_interrupted_upload(demo_cli, blobs):
+    blobs.tmp.mkdir(parents=True, exist_ok=True)
+    (blobs.tmp / "put-k2x9w1ab").write_bytes(b"%PDF-1.4 half of a bo")  # a killed upload
+    code, lines = fsck(demo_cli)
+    assert code == 0
+    assert section(lines, TEMPORARY) == ["put-k2x9w1ab"]
+    assert section(lines, ORPHANS) == []  # not taken for a stored body
+
+
+def test_bodies_in_the_earlier_two_level_layout_are_found_and_read(demo_cli, demo, settings,
+                                                                  ctx_of):
+    blobs = BlobStore(settings.data_dir / "blobs")
+    node_id, sha = document(demo, BAKERY_INVOICE)
+    original = read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE)
+    current = settings.data_dir / "blobs" / sha[:2] / sha
+    assert blobs.path(sha) == current  # the demo was stored in the current layout
+    earlier = settings.data_dir / "blobs" / sha[:2] / sha[2:4] / sha
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    current.rename(earlier)
+    # An orphan left there too by the earlier version is still seen as one.
+    orphan, _ = blobs.put_bytes(b"earlier orphan")
+    orphan_current = settings.data_dir / "blobs" / orphan[:2] / orphan
+    orphan_earlier = orphan_current.parent / orphan[2:4] / orphan
+    orphan_earlier.parent.mkdir(parents=True, exist_ok=True)
+    orphan_current.rename(orphan_earlier)
+
+    code, lines = fsck(demo_cli)
+    assert code == 0, lines
+    assert section(lines, MISSING) == section(lines, ALTERED) == []
+    assert section(lines, ORPHANS) == [orphan]
+    assert lines[0] == f"{referenced_bodies(demo)} contenu(s) vérifié(s)."
+    assert blobs.path(sha) == earlier
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE) == original
+
+    # And once altered there, the full check says so.
+    earlier.write_bytes(b"%PDF-1.4 altered in the old place")
+    code, lines = fsck(demo_cli)
+    assert code == 1
+    assert section(lines, ALTERED) == [f"{sha} (document n°{node_id} « {BAKERY_INVOICE} »)"]
+
+
+# --- trash ---------------------------------------------------------------------------------
+
+def test_trash_list_shows_what_was_deleted_when_and_by_whom(demo_cli, demo, ctx_of):
+    assert rows(demo_cli.ok("trash", "list")) == []
+    before = datetime.now(PARIS).replace(second=0, microsecond=0)
+    invoice = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    after = datetime.now(PARIS)
+    garage = delete(demo, ctx_of, "dupont", GARAGE_INVOICE)
+
+    out = demo_cli.ok("trash", "list")
+    assert header(out) == ["Numéro", "Élément", "Supprimé le", "Par"]
+    number, path, when, who = re.split(r"\s{2,}", row_of(out, BAKERY_INVOICE))
+    assert (number, path, who) == (str(invoice), f"{BAKERY}/Achats/{BAKERY_INVOICE}", "martin")
+    shown = datetime.strptime(when, "%d/%m/%Y %H:%M").replace(tzinfo=PARIS)
+    assert before <= shown <= after
+    number, path, _, who = re.split(r"\s{2,}", row_of(out, GARAGE_INVOICE))
+    assert (number, path, who) == (str(garage), f"{GARAGE}/Ventes/{GARAGE_INVOICE}", "dupont")
+    assert len(rows(out)) == 2
+
+    bakery_only = demo_cli.ok("trash", "list", "--company", "732829320")
+    assert [line.split()[0] for line in rows(bakery_only)] == [str(invoice)]
+
+
+def test_trash_dates_are_paris_time(demo_cli, demo, ctx_of):
+    node_id = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    with demo.transaction() as tx:  # 23:30 UTC on 14 January is 00:30 on the 15th in Paris
+        tx.get(Node, node_id).deleted_at = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
+    assert "15/01/2026 00:30" in row_of(demo_cli.ok("trash", "list"), BAKERY_INVOICE)
+
+
+def test_trash_restore_puts_the_document_back_where_it_was(demo_cli, demo, blobs, ctx_of):
+    original = read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE)
+    node_id = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    with pytest.raises(NotFound):
+        read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE)
+
+    out = demo_cli.ok("trash", "restore", str(node_id))
+    assert out == f"Restauré : {BAKERY}/Achats/{BAKERY_INVOICE}\n"
+    assert deleted_at(demo, node_id) is None
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE) == original
+    assert rows(demo_cli.ok("trash", "list")) == []
+
+    # Restoring it again: it is no longer in the trash; nothing changes.
+    err = demo_cli.refused("trash", "restore", str(node_id))
+    assert err == f"liasse : Aucun élément n°{node_id} dans la corbeille.\n"
+    assert deleted_at(demo, node_id) is None
+
+
+def test_trash_restore_of_a_name_taken_since_renames_it(demo_cli, demo, blobs, ctx_of):
+    original = read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE)
+    node_id = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    sha, size = blobs.put_bytes(b"%PDF-1.4 the corrected invoice")
+    with demo.transaction() as tx:
+        principal = ctx_of("martin", tx).principal
+        achats = library.open_path(tx, principal, library.open_company(tx, principal, BAKERY),
+                                   ["Achats"])
+        documents.store_body(tx, achats, BAKERY_INVOICE, sha, size, principal.user_id)
+
+    renamed = "Facture Moulin Giraud octobre (restauré 1).pdf"
+    assert demo_cli.ok("trash", "restore", str(node_id)) == \
+        f"Restauré : {BAKERY}/Achats/{renamed}\n"
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", renamed) == original
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE) == \
+        b"%PDF-1.4 the corrected invoice"
+
+
+@pytest.mark.parametrize("number", ["live", "999999"])
+def test_trash_restore_of_what_is_not_in_the_trash_is_one_sentence(demo_cli, demo, number):
+    if number == "live":
+        number = str(document(demo, GARAGE_INVOICE)[0])
+    err = demo_cli.refused("trash", "restore", number)
+    assert err == f"liasse : Aucun élément n°{number} dans la corbeille.\n"
+
+
+def test_company_users_see_and_restore_only_what_they_may_read(demo_cli, demo, ctx_of):
+    invoice = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    tax_return = delete(demo, ctx_of, "expert", BAKERY_TAX_RETURN)
+    garage = delete(demo, ctx_of, "dupont", GARAGE_INVOICE)
+
+    def numbers(login: str) -> set[str]:
+        return {line.split()[0] for line in rows(demo_cli.ok("--as", login, "trash", "list"))}
+
+    assert numbers("expert") == {str(invoice), str(tax_return), str(garage)}
+    assert numbers("martin") == {str(invoice), str(tax_return)}
+    assert numbers("secretaire") == {str(invoice)}  # Fiscalité is not hers
+    assert numbers("assistant") == {str(invoice), str(tax_return)}  # her portfolio's company
+    assert numbers("dupont") == {str(garage)}
+
+    # Another company's item answers as if it did not exist, and stays in the trash.
+    for login, number in [("dupont", invoice), ("martin", garage), ("secretaire", tax_return)]:
+        err = demo_cli.refused("--as", login, "trash", "restore", str(number))
+        assert err == f"liasse : Aucun élément n°{number} dans la corbeille.\n"
+        assert deleted_at(demo, number) is not None
+    assert "Entreprise introuvable" in demo_cli.refused(
+        "--as", "dupont", "trash", "list", "--company", BAKERY)
+
+    assert demo_cli.ok("--as", "dupont", "trash", "restore", str(garage)) == \
+        f"Restauré : {GARAGE}/Ventes/{GARAGE_INVOICE}\n"
+    assert deleted_at(demo, garage) is None
+
+
+def test_trash_purge_forgets_only_what_is_older_than_trash_days(demo, settings_file, ctx_of,
+                                                                blobs, capsys, monkeypatch):
+    cli = Cli(settings_file(storage={"trash_days": 10}), capsys, monkeypatch)
+    old = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    garage_body = read(demo, blobs, ctx_of, "dupont", GARAGE, "Ventes", GARAGE_INVOICE)
+    young = delete(demo, ctx_of, "dupont", GARAGE_INVOICE)
+    _, old_sha = document(demo, BAKERY_INVOICE)
+    with demo.transaction() as tx:
+        tx.get(Node, old).deleted_at = datetime.now(UTC) - timedelta(days=11)
+        tx.get(Node, young).deleted_at = datetime.now(UTC) - timedelta(days=9)
+
+    assert cli.ok("trash", "purge") == (
+        "1 élément(s) de plus de 10 jours oublié(s) ; « liasse fsck » signale les contenus "
+        "devenus orphelins.\n")
+    assert [line.split()[0] for line in rows(cli.ok("trash", "list"))] == [str(young)]
+    with demo.session() as s:
+        assert s.get(Node, old) is None
+    assert "Aucun élément" in cli.refused("trash", "restore", str(old))
+    cli.ok("trash", "restore", str(young))
+    assert read(demo, blobs, ctx_of, "dupont", GARAGE, "Ventes", GARAGE_INVOICE) == garage_body
+
+    # The forgotten document's body is now an orphan, which fsck reports without failing.
+    code, lines = fsck(cli)
+    assert code == 0
+    assert section(lines, ORPHANS) == [old_sha]
+    assert lines[-1] == ORPHANS_ONLY
+    # Nothing left that old: a second purge forgets nothing.
+    assert cli.ok("trash", "purge").startswith("0 élément(s)")
