@@ -169,6 +169,14 @@ def may_change_portfolio_member(actor: Principal, portfolio_id: int,
     return ALLOW
 
 
+def may_maintain_storage(actor: Principal) -> Decision:
+    """Acts on every company's documents at once: `liasse trash purge`, `liasse fsck`."""
+    if actor.active and actor.role == Role.CORRESPONDANT:
+        return ALLOW
+    return _deny("La maintenance du stockage (corbeille de toutes les entreprises, contrôle "
+                 "d'intégrité) est réservée au correspondant.")
+
+
 def may_read_audit(actor: Principal) -> Decision:
     if actor.active and actor.role in (Role.CORRESPONDANT, Role.ASSOCIE):
         return ALLOW

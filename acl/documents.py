@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from acl.db import as_utc, utcnow
@@ -361,9 +361,11 @@ def authorize_subtree_write(session: Session, principal: Principal,
 
 
 def restore(session: Session, node: Node, actor_id: int | None) -> Node:
-    """Bring a trashed node back to its folder, renamed if the name was taken since."""
+    """Bring a trashed node back to its folder, renamed if the name was taken since. Its
+    folder and every folder above must be live (else it would be back but out of reach)."""
     parent = session.get(Node, node.parent_id)
-    if parent is None or parent.deleted_at is not None:
+    if parent is None or any(n.deleted_at is not None
+                             for n in location_of(session, parent).nodes):
         raise InvalidInput("Le dossier d'origine est lui-même à la corbeille : restaurez-le "
                            "d'abord.")
     name, n = node.name, 1
@@ -387,10 +389,13 @@ def restore(session: Session, node: Node, actor_id: int | None) -> Node:
 
 def purge_before(session: Session, cutoff: datetime) -> int:
     """Forget trashed nodes deleted before `cutoff` (their blobs become orphans for fsck)."""
-    old = list(session.scalars(select(Node).where(Node.deleted_at < cutoff)))
-    for node in old:
-        session.delete(node)
-    return len(old)
+    # Deleted as rows, not ORM objects: a trashed folder takes its content with it (the
+    # database's cascade), including items trashed on their own before it.
+    expired = Node.deleted_at < cutoff
+    count = session.scalar(select(func.count()).select_from(Node).where(expired))
+    session.execute(delete(Node).where(expired),
+                    execution_options={"synchronize_session": False})
+    return count
 
 
 @dataclass(frozen=True)

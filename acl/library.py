@@ -263,10 +263,7 @@ def restore(tx: Session, principal: Principal, node_id: int) -> Location:
         raise missing
     parent = parent_of(location)
     _require(authorize(principal, Action.WRITE, parent.resource(for_new_child=True)))
-    if any(n.deleted_at is not None for n in parent.nodes):
-        raise InvalidInput("Le dossier d'origine est lui-même à la corbeille : restaurez-le "
-                           "d'abord.")
-    restored = documents.restore(tx, node, principal.user_id)
+    restored = documents.restore(tx, node, principal.user_id)  # (refused below a trashed folder)
     return Location(parent.company, (*parent.nodes, restored))
 
 

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from acl import documents, integrity
+from acl import delegation, documents, integrity, library
+from acl.audit import record, require
 from acl.companies import find_company, visible_companies
 from acl.db import utcnow
-from acl.errors import NotFound, Refused
-from acl.models import Node, User
-from acl.policy import Action, authorize
+from acl.errors import NotFound
+from acl.models import User
 from davserver.cli.runtime import Runtime, print_table
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -44,20 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def list_trash(rt: Runtime, args: argparse.Namespace) -> int:
+    """What the web app's trash shows: the items the user may read and put back."""
     with rt.db.session() as s:
         ctx = rt.context(s)
         companies = [find_company(s, ctx.principal, args.company)] if args.company \
             else visible_companies(s, ctx.principal)
         logins = dict(s.execute(select(User.id, User.login)).all())
-        rows = []
-        for company in companies:
-            for node in documents.trashed(s, company.id):
-                location = documents.location_of(s, node)
-                if not authorize(ctx.principal, Action.READ, location.resource()):
-                    continue
-                rows.append([str(node.id), location.path,
-                             node.deleted_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
-                             logins.get(node.deleted_by_id, "-")])
+        rows = [[str(location.node.id), location.path,
+                 location.node.deleted_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
+                 logins.get(location.node.deleted_by_id, "-")]
+                for company in companies
+                for location in library.trash_entries(s, ctx.principal, company)]
         print_table(["Numéro", "Élément", "Supprimé le", "Par"], rows)
     return 0
 
@@ -67,26 +64,21 @@ def restore_trash(rt: Runtime, args: argparse.Namespace) -> int:
         ctx = rt.context(s)
     for node_id in args.ids:
         with rt.db.transaction() as s:
-            node = s.get(Node, node_id)
-            if node is None or node.deleted_at is None:
-                raise NotFound(f"Aucun élément n°{node_id} dans la corbeille.")
-            location = documents.location_of(s, node)
-            parent = documents.Location(location.company, location.nodes[:-1])
-            if not authorize(ctx.principal, Action.READ, location.resource()):
-                raise NotFound(f"Aucun élément n°{node_id} dans la corbeille.")
-            decision = authorize(ctx.principal, Action.WRITE,
-                                 parent.resource(for_new_child=True))
-            if not decision:
-                raise Refused(decision.reason)
-            restored = documents.restore(s, node, ctx.principal.user_id)
-            print(f"Restauré : {parent.path}/{restored.name}")
+            try:
+                restored = library.restore(s, ctx.principal, node_id)
+            except NotFound:
+                raise NotFound(f"Aucun élément n°{node_id} dans la corbeille.") from None
+            print(f"Restauré : {restored.path}")
     return 0
 
 
 def purge_trash(rt: Runtime, args: argparse.Namespace) -> int:
     cutoff = utcnow() - timedelta(days=rt.settings.storage.trash_days)
-    with rt.db.transaction() as s:
+    with rt.admin() as (s, ctx):
+        require(delegation.may_maintain_storage(ctx.principal), action="trash.purge")
         count = documents.purge_before(s, cutoff)
+        record(s, ctx, "trash.purge", detail={"forgotten": count,
+                                              "days": rt.settings.storage.trash_days})
     print(f"{count} élément(s) de plus de {rt.settings.storage.trash_days} jours oublié(s) ; "
           "« liasse fsck » signale les contenus devenus orphelins.")
     return 0
@@ -98,6 +90,7 @@ def run_fsck(rt: Runtime, args: argparse.Namespace) -> int:
             print(f"\r{done}/{total} contenus vérifiés", end="", file=sys.stderr, flush=True)
 
     with rt.db.session() as s:
+        require(delegation.may_maintain_storage(rt.context(s).principal), action="fsck")
         report = integrity.check(s, rt.blobs, verify_content=not args.quick, progress=progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)

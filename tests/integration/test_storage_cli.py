@@ -8,6 +8,7 @@ Liasse would leave it.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from acl import documents, library
 from acl.blobs import BlobStore
 from acl.errors import NotFound
 from acl.models import Node, NodeVersion
+from acl.tree import add_document
 from tests.integration.test_cli import Cli, header, row_of, rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -337,3 +339,67 @@ def test_trash_purge_forgets_only_what_is_older_than_trash_days(demo, settings_f
     assert lines[-1] == ORPHANS_ONLY
     # Nothing left that old: a second purge forgets nothing.
     assert cli.ok("trash", "purge").startswith("0 élément(s)")
+
+
+def bakery_quarter(db, blobs, ctx_of) -> tuple[int, int]:
+    """martin files Achats/2026/T1/relevé.pdf at the bakery: (id of 2026, id of relevé.pdf)."""
+    with db.transaction() as tx:
+        principal = ctx_of("martin", tx).principal
+        achats = library.open_path(tx, principal, library.open_company(tx, principal, BAKERY),
+                                   ["Achats"])
+        year = library.create_folder(tx, principal, achats.node.id, "2026")
+        quarter = library.create_folder(tx, principal, year.node.id, "T1")
+        statement = add_document(tx, blobs, quarter.node, "relevé.pdf",
+                                 io.BytesIO(b"%PDF-1.4 T1"), deposited_by_id=principal.user_id)
+        return year.node.id, statement.id
+
+
+def test_restore_below_a_trashed_folder_waits_for_that_folder(demo_cli, demo, blobs, ctx_of):
+    """The document was deleted, then a folder two levels above it: putting the document back
+    first would make it vanish from the trash without being reachable; it is refused, and
+    works once the folder is back."""
+    year, statement = bakery_quarter(demo, blobs, ctx_of)
+    for node_id in (statement, year):
+        with demo.transaction() as tx:
+            library.trash(tx, ctx_of("martin", tx).principal, [node_id])
+
+    err = demo_cli.refused("trash", "restore", str(statement))
+    assert "restaurez-le d'abord" in err
+    assert deleted_at(demo, statement) is not None
+    assert str(statement) in [line.split()[0] for line in rows(demo_cli.ok("trash", "list"))]
+
+    demo_cli.ok("trash", "restore", str(year))
+    assert demo_cli.ok("trash", "restore", str(statement)) == \
+        f"Restauré : {BAKERY}/Achats/2026/T1/relevé.pdf\n"
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", "2026", "T1",
+                "relevé.pdf") == b"%PDF-1.4 T1"
+
+
+def test_purge_of_a_folder_with_an_item_trashed_before_it(demo, settings_file, blobs, ctx_of,
+                                                          capsys, monkeypatch):
+    """A document deleted on its own, then its folder: both expire together."""
+    cli = Cli(settings_file(storage={"trash_days": 10}), capsys, monkeypatch)
+    year, statement = bakery_quarter(demo, blobs, ctx_of)
+    for node_id in (statement, year):
+        with demo.transaction() as tx:
+            library.trash(tx, ctx_of("martin", tx).principal, [node_id])
+            tx.get(Node, node_id).deleted_at = datetime.now(UTC) - timedelta(days=11)
+
+    assert cli.ok("trash", "purge").startswith("2 élément(s) de plus de 10 jours oublié(s)")
+    with demo.session() as s:
+        assert s.get(Node, year) is None and s.get(Node, statement) is None
+    assert rows(cli.ok("trash", "list")) == []
+
+
+@pytest.mark.parametrize("command", [["trash", "purge"], ["fsck"]])
+def test_storage_maintenance_is_the_correspondants(demo_cli, demo, command):
+    """Both act on every company at once: an associé or a company user is refused (and the
+    refusal is in the audit log), an unknown --as is named; the correspondant may."""
+    for login in ("associe", "dupont"):
+        assert "réservée au correspondant" in demo_cli.refused("--as", login, *command)
+    assert "Aucun compte « personne »" in demo_cli.refused("--as", "personne", *command)
+    demo_cli.ok(*command)
+    if command[0] == "trash":
+        purges = [(re.split(r"\s{2,}", line.strip())[1], "refusé" in line.split())
+                  for line in rows(demo_cli.ok("audit", "--action", "trash.purge"))]
+        assert purges == [("expert", False), ("dupont", True), ("associe", True)]
