@@ -223,8 +223,8 @@ def start_liasse(data: Path, folder_name: str, log_path: Path) -> Server:
         raise
     url = line.split(":", 1)[1].strip().rstrip("/")
     port = int(url.rsplit(":", 1)[1])
-    # The banner is printed just before the serve loop starts; a SIGTERM in that window
-    # leaves the process hanging (see bench/README.md), so wait until it answers.
+    # The banner is printed just before the serve loop starts: wait until it answers, so
+    # that no figure includes the server's last start-up steps.
     wait_until_answering(port)
     prefix = "/dav/" + "/".join(quote(s) for s in (folder_name, FOLDER, "bench")) + "/"
     return Server("Liasse", process, port, prefix, _basic(LIASSE_USER), log_path)
