@@ -105,7 +105,9 @@ def run_fsck(rt: Runtime, args: argparse.Namespace) -> int:
                 print(f"  {item}")
             if len(items) > 50:
                 print(f"  ... et {len(items) - 50} autre(s)")
-    print("Aucun problème." if report.ok and not report.orphans else
-          "Intégrité : OK (orphelins sans gravité)." if report.ok else
-          "Intégrité : PROBLÈMES TROUVÉS.")
+    harmless = [kind for kind, items in (("orphelins", report.orphans),
+                                         ("envois interrompus", report.temporary)) if items]
+    print("Intégrité : PROBLÈMES TROUVÉS." if not report.ok else
+          f"Intégrité : OK ({' et '.join(harmless)} sans gravité)." if harmless else
+          "Aucun problème.")
     return 0 if report.ok else 1

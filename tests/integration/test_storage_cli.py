@@ -176,6 +176,7 @@ def test_leftover_temporary_file_is_listed_as_an_interrupted_upload(demo_cli, bl
     assert code == 0
     assert section(lines, TEMPORARY) == ["put-k2x9w1ab"]
     assert section(lines, ORPHANS) == []  # not taken for a stored body
+    assert lines[-1] == "Intégrité : OK (envois interrompus sans gravité)."
 
 
 def test_bodies_in_the_earlier_two_level_layout_are_found_and_read(demo_cli, demo, settings,
