@@ -71,9 +71,9 @@ class BlobWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             sha = self._digest.hexdigest()
-            folder = f"{self.store.root_text}/{sha[:2]}"
+            target = self.store.place(sha)
+            folder = target.rpartition("/")[0]
             self.store.ensure_folder(folder)
-            target = f"{folder}/{sha}"
             try:
                 os.replace(self._tmp_name, target)
             except FileNotFoundError:  # its folder was removed since it was made
@@ -98,9 +98,7 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
-        # (plain strings on the upload and download paths: pathlib's joins cost more than
-        # the system calls they prepare)
-        self.root_text = str(self.root)
+        self._root_text = str(self.root)
         self._folders: set[str] = set()  # made (or found) already: no mkdir per upload
         self._background: ThreadPoolExecutor | None = None
         self._background_lock = threading.Lock()
@@ -121,9 +119,14 @@ class BlobStore:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)  # at most the 256 folders and tmp
 
+    def place(self, sha256: str) -> str:
+        """Where a body is filed (a plain string: pathlib's joins cost more than the system
+        calls on the upload and download paths)."""
+        return f"{self._root_text}/{sha256[:2]}/{sha256}"
+
     def path(self, sha256: str) -> Path:
         """Where the body is: its place, or where an earlier version put it."""
-        path = self.root / sha256[:2] / sha256
+        path = Path(self.place(sha256))
         if not path.exists():
             earlier = self._earlier_path(sha256)
             if earlier.exists():
@@ -155,7 +158,7 @@ class BlobStore:
 
     def open(self, sha256: str) -> BinaryIO:
         try:
-            return open(f"{self.root_text}/{sha256[:2]}/{sha256}", "rb")  # noqa: SIM115
+            return open(self.place(sha256), "rb")  # noqa: SIM115
         except FileNotFoundError:
             return self._earlier_path(sha256).open("rb")  # raises FileNotFoundError too
 
