@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import io
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from email.utils import formatdate
@@ -55,6 +56,7 @@ class FastPath:
         self.provider = provider
         self.hot = provider.hot
         self.block_size = block_size
+        self._created_page = _CreatedPage()
 
     def __call__(self, environ: dict, start_response: Callable, connection
                  ) -> Iterable[bytes] | None:
@@ -209,14 +211,36 @@ class FastPath:
         except BaseException:
             writer.discard()
             raise
-        return util.send_status_response(
-            environ, start_response, HTTP_NO_CONTENT if found else HTTP_CREATED,
-            add_headers=[("ETag", f'"{location.node.sha256}"')])
+        etag = ("ETag", f'"{location.node.sha256}"')
+        if found:
+            return util.send_status_response(environ, start_response, HTTP_NO_CONTENT,
+                                             add_headers=[etag])
+        headers, body = self._created_page()
+        start_response("201 Created", [*headers, etag])
+        return [body]
 
     def _locked(self, ref_url: str) -> bool:
         """Whether a lock covers this URL (on it, or on a folder above it with depth)."""
         lm = self.provider.lock_manager
         return lm is not None and bool(lm.get_indirect_url_lock_list(ref_url))
+
+
+class _CreatedPage:
+    """WsgiDAV's 201 page (util.send_status_response), built at most once a second: it
+    differs only by the time it shows, and building it cost more than filing a small
+    upload's row."""
+
+    def __init__(self) -> None:
+        self._page: tuple[int, str, bytes] = (-1, "", b"")  # (second, type, body): one object
+
+    def __call__(self) -> tuple[list[tuple[str, str]], bytes]:
+        now = time.time()
+        second, content_type, body = self._page
+        if int(now) != second:
+            content_type, body = DAVError(HTTP_CREATED).get_response_page()
+            self._page = (int(now), content_type, body)
+        return [("Content-Type", content_type), ("Date", formatdate(now, usegmt=True)),
+                ("Content-Length", str(len(body)))], body
 
 
 class _Body:

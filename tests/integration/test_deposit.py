@@ -6,10 +6,11 @@ deposit refused halfway must leave nothing behind and the connection usable."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from wsgidav.dav_error import DAVError
 
 from acl import documents
@@ -122,3 +123,22 @@ def test_a_folder_of_that_name_refuses_and_stores_nothing(demo, provider, blobs)
                                              Event.kind == "deposited")).first() is None
     deposit_hot(demo, provider, blobs, "après.pdf", "%PDF-1.4 après".encode())
     assert written(demo, "après.pdf")["events"][0][0] == "deposited"
+
+
+def test_hot_and_orm_deposits_store_times_alike(demo, provider, blobs):
+    """Times are compared as stored (text on SQLite): the hot path writes them itself, and a
+    different text (no microseconds, an offset) would sort wrong against the ORM's."""
+    deposit_hot(demo, provider, blobs, "heure-lecteur.pdf", b"%PDF-1.4 h")
+    deposit_orm(demo, blobs, "heure-web.pdf", b"%PDF-1.4 h")
+    with demo.session() as s:
+        stored = s.execute(text(
+            "SELECT n.name, n.created_at, n.modified_at, e.at FROM node n "
+            "JOIN event e ON e.node_id = n.id WHERE n.name LIKE 'heure-%' ORDER BY n.name")
+        ).all()
+    shapes = {tuple(_shape(value) for value in row[1:]) for row in stored}
+    assert len(stored) == 2 and len(shapes) == 1
+
+
+def _shape(value) -> str:
+    """The stored time with its digits masked: 'dddd-dd-dd dd:dd:dd.dddddd' on SQLite."""
+    return re.sub(r"\d", "d", value) if isinstance(value, str) else type(value).__name__
