@@ -26,6 +26,12 @@ CHUNK = 1024 * 1024
 WRITEBACK = 8 * 1024 * 1024
 
 
+def is_disk_full(error: OSError) -> bool:
+    """Whether a write failed for lack of space (the disk, or the user's disk quota): the
+    uploader is told so (HTTP 507); any other failure is the server's."""
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 class BlobWriter:
     """Receives a body piece by piece; `commit` files it under its hash, `discard` drops it."""
 

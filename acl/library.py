@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl import documents
-from acl.blobs import CHUNK, BlobStore, BlobWriter
+from acl.blobs import CHUNK, BlobStore, BlobWriter, is_disk_full
 from acl.db import Database, utcnow
 from acl.documents import Location
 from acl.errors import InvalidInput, NotFound, Refused
@@ -41,6 +41,13 @@ class TooLarge(Refused):
 
 class OverQuota(Refused):
     """A deposit that would exceed the company's quota (HTTP 507)."""
+
+
+class DiskFull(Refused):
+    """The server's disk has no room left for a deposit (HTTP 507)."""
+
+    def __init__(self) -> None:
+        super().__init__("Le serveur n'a plus d'espace disque libre. Rien n'a été déposé.")
 
 
 def _require(decision: Decision) -> None:
@@ -373,6 +380,11 @@ def receive_upload(session: Session, principal: Principal, blobs: BlobStore,
                                     f"{_mib(quota)} serait dépassé par « {name} ». "
                                     "Rien n'a été déposé.")
             received += writer.size
+    except OSError as error:
+        upload.discard()
+        if is_disk_full(error):
+            raise DiskFull() from None
+        raise
     except BaseException:
         upload.discard()
         raise
@@ -391,7 +403,12 @@ def deposit(tx: Session, principal: Principal, upload: Upload) -> list[Node]:
                  sum(w.size for _, w, _ in targets) - sum(replaced.values()))
     stored = []
     for name, writer, _ in targets:
-        sha, size = writer.commit()  # a twin in the batch becomes a version of the first
+        try:
+            sha, size = writer.commit()  # a twin in the batch becomes a version of the first
+        except OSError as error:
+            if is_disk_full(error):  # the transaction is rolled back: nothing is filed
+                raise DiskFull() from None
+            raise
         stored.append(documents.store_body(tx, folder, name, sha, size, principal.user_id))
     return stored
 

@@ -17,7 +17,6 @@ errors keep one look.
 
 from __future__ import annotations
 
-import errno
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,7 +40,7 @@ from acl.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.resources import content_type
-from davserver.transfer import HTTP_INSUFFICIENT_STORAGE, check_size
+from davserver.transfer import check_size, disk_full
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -204,10 +203,10 @@ class FastPath:
             return util.send_status_response(environ, start_response, error)
         except OSError as error:
             writer.discard()
-            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            refusal = disk_full(error)
+            if refusal is None:
                 raise
-            return util.send_status_response(environ, start_response, DAVError(
-                HTTP_INSUFFICIENT_STORAGE, "Le serveur n'a plus d'espace disque libre."))
+            return util.send_status_response(environ, start_response, refusal)
         except BaseException:
             writer.discard()
             raise

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from wsgidav.dav_error import DAVError
 
-from acl.blobs import BlobWriter
+from acl.blobs import BlobWriter, is_disk_full
 
 HTTP_INSUFFICIENT_STORAGE = 507
 HTTP_CONTENT_TOO_LARGE = 413
@@ -22,6 +22,20 @@ def check_size(size: int, *, max_bytes: int | None, quota_left: int | None) -> N
         raise DAVError(HTTP_INSUFFICIENT_STORAGE, "Espace de l'entreprise épuisé (quota).")
 
 
+def disk_full(error: OSError) -> DAVError | None:
+    """The answer to a write the server's disk refused for lack of space (507), or None for
+    any other failure (a server error)."""
+    if is_disk_full(error):
+        return DAVError(HTTP_INSUFFICIENT_STORAGE, "Le serveur n'a plus d'espace disque libre.")
+    return None
+
+
+def _raise_refusal_if_disk_full(error: OSError) -> None:
+    refusal = disk_full(error)
+    if refusal is not None:
+        raise refusal from None
+
+
 class UploadWriter:
     """The file-like WsgiDAV writes a PUT body into; refuses past the limits as it goes."""
 
@@ -32,11 +46,15 @@ class UploadWriter:
         self.quota_left = quota_left
 
     def write(self, data: bytes) -> int:
-        self._writer.write(data)
         try:
+            self._writer.write(data)
             check_size(self._writer.size, max_bytes=self.max_bytes, quota_left=self.quota_left)
         except DAVError:
             self._writer.discard()
+            raise
+        except OSError as error:
+            self._writer.discard()
+            _raise_refusal_if_disk_full(error)
             raise
         return len(data)
 
@@ -48,7 +66,11 @@ class UploadWriter:
         """WsgiDAV closes before end_write; the blob is filed by `commit`."""
 
     def commit(self) -> tuple[str, int]:
-        return self._writer.commit()
+        try:
+            return self._writer.commit()  # discards the body if it fails
+        except OSError as error:
+            _raise_refusal_if_disk_full(error)
+            raise
 
     def discard(self) -> None:
         self._writer.discard()

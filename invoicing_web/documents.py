@@ -76,7 +76,7 @@ def _status(exc: Refused) -> int:
         return 404
     if isinstance(exc, library.TooLarge):
         return 413
-    if isinstance(exc, library.OverQuota):
+    if isinstance(exc, (library.OverQuota, library.DiskFull)):
         return 507
     return 400 if isinstance(exc, InvalidInput) else 403
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from support.wsgi import InProcessDrive
 
+from acl.blobs import BlobWriter
 from acl.models import Download, Event, Node, NodeVersion
 from davserver.app import build_drive
 
@@ -186,29 +187,39 @@ def test_incomplete_put_stores_nothing(drive, demo):
         assert s.scalars(select(Node).where(Node.name == "court.pdf")).first() is None
 
 
+@pytest.mark.parametrize("through", ["fast path", "WsgiDAV"])
+@pytest.mark.parametrize("failing", ["fsync", "write"])
 @pytest.mark.parametrize("failure, expected", [
     (errno.ENOSPC, "507"),  # the disk is full: the client is told, as for a quota
-    (errno.EIO, None),      # the disk fails: a server error (raised to cheroot: a 500)
+    (errno.EIO, "500"),     # the disk fails: a server error
 ])
-def test_put_whose_body_cannot_be_made_durable_files_nothing(drive, demo, blobs, monkeypatch,
-                                                             failure, expected):
-    """The body's fsync runs while the deposit's statements do; if it fails, the deposit is
-    rolled back: no document, no event, no blob, no temporary file."""
+def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monkeypatch,
+                                                       through, failing, failure, expected):
+    """A body the disk refuses, while it is written or made durable (on the fast path, its
+    fsync runs while the deposit's statements do): the deposit is rolled back, and there is
+    no document, no event, no blob, no temporary file left."""
     drive("HEAD", DOC, user="secretaire")
-    without_wsgidav(drive)
+    if through == "fast path":
+        without_wsgidav(drive)
+    else:
+        without_fast_path(drive)
     blobs_before = blobs.all_hashes()
 
-    def failing_fsync(fd):
+    def fail(*args):
         raise OSError(failure, os.strerror(failure))
 
-    monkeypatch.setattr("acl.blobs.os.fsync", failing_fsync)
-    name = "/Boulangerie Martin/Achats/perdu.pdf"
-    if expected:
-        status, body = drive("PUT", name, b"%PDF-1.4 perdu", user="secretaire")
-        assert status.startswith(expected) and b"espace disque" in body
+    if failing == "fsync":
+        monkeypatch.setattr("acl.blobs.os.fsync", fail)
     else:
-        with pytest.raises(OSError):
-            drive("PUT", name, b"%PDF-1.4 perdu", user="secretaire")
+        monkeypatch.setattr(BlobWriter, "write", fail)
+    name = "/Boulangerie Martin/Achats/perdu.pdf"
+    try:
+        status, body = drive("PUT", name, b"%PDF-1.4 perdu", user="secretaire")
+    except OSError as raised:  # to cheroot, which answers 500
+        status, body = "500", str(raised).encode()
+    assert status.startswith(expected)
+    if expected == "507":
+        assert b"Le serveur n" in body and b"a plus d" in body and b"espace disque libre" in body
     monkeypatch.undo()
     assert count_deposits(demo, "perdu.pdf") == 0
     with demo.session() as s:

@@ -6,8 +6,10 @@ receipt and versions shown, the sentence next to a refused field, what lands in 
 
 from __future__ import annotations
 
+import errno
 import html
 import io
+import os
 import re
 import zipfile
 from datetime import timedelta
@@ -17,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from acl import accounts, documents
-from acl.blobs import BlobStore
+from acl.blobs import BlobStore, BlobWriter
 from acl.db import utcnow
 from acl.models import Company, Download, Level, Node
 from config.settings import load_settings
@@ -259,6 +261,30 @@ def test_over_quota_says_so_and_stores_nothing(demo, settings, visit, node_id):
     assert "quota" in json_answer.json["error"]
     # within the quota it goes through
     assert secretaire.upload(node_id("Achats"), ("petit.txt", b"a" * 60)).status_code == 303
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_a_full_disk_says_so_and_stores_nothing(settings, visit, node_id, monkeypatch,
+                                                 failing):
+    blobs_root = settings.data_dir / "blobs"
+    before = {p for p in blobs_root.rglob("*") if p.is_file()}
+    secretaire = visit("secretaire")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if failing == "fsync":
+        monkeypatch.setattr("acl.blobs.os.fsync", full)
+    else:
+        monkeypatch.setattr(BlobWriter, "write", full)
+    answer = secretaire.upload(node_id("Achats"), ("plein.pdf", b"%PDF-1.4 plein"))
+    assert answer.status_code == 507
+    page = text_of(answer)
+    assert "Le serveur n'a plus d'espace disque libre. Rien n'a été déposé." in page
+    assert "plein.pdf" not in listed_names(page)
+    assert {p for p in blobs_root.rglob("*") if p.is_file()} == before  # no body, no temp
+    monkeypatch.undo()
+    assert secretaire.upload(node_id("Achats"), ("plein.pdf", b"%PDF-1.4")).status_code == 303
 
 
 def test_too_large_says_so(demo, settings_file, visit, node_id):
