@@ -20,7 +20,7 @@ from acl.models import Node, NodeVersion
 @dataclass
 class Report:
     checked: int = 0
-    missing: list[str] = field(default_factory=list)  # "sha (used by ...)"
+    missing: list[str] = field(default_factory=list)  # "sha (the rows using it)"
     orphans: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     temporary: list[str] = field(default_factory=list)  # interrupted uploads
@@ -30,16 +30,24 @@ class Report:
         return not (self.missing or self.mismatched)
 
 
+NAMED_USERS = 5  # rows named per blob; the others are counted
+
+
 def referenced_hashes(session: Session) -> dict[str, str]:
-    """sha256 -> a human description of one row using it."""
-    refs: dict[str, str] = {}
+    """sha256 -> the rows using it, described for a person (a body shared by several
+    documents, copies or versions names them all, up to NAMED_USERS)."""
+    users: dict[str, list[str]] = {}
     for node_id, name, sha in session.execute(
-            select(Node.id, Node.name, Node.sha256).where(Node.sha256.is_not(None))):
-        refs.setdefault(sha, f"document n°{node_id} « {name} »")
+            select(Node.id, Node.name, Node.sha256).where(Node.sha256.is_not(None))
+            .order_by(Node.id)):
+        users.setdefault(sha, []).append(f"document n°{node_id} « {name} »")
     for version_id, node_id, sha in session.execute(
-            select(NodeVersion.id, NodeVersion.node_id, NodeVersion.sha256)):
-        refs.setdefault(sha, f"version n°{version_id} du document n°{node_id}")
-    return refs
+            select(NodeVersion.id, NodeVersion.node_id, NodeVersion.sha256)
+            .order_by(NodeVersion.id)):
+        users.setdefault(sha, []).append(f"version n°{version_id} du document n°{node_id}")
+    return {sha: ", ".join(rows[:NAMED_USERS]) + (
+        f" et {len(rows) - NAMED_USERS} autre(s)" if len(rows) > NAMED_USERS else "")
+        for sha, rows in users.items()}
 
 
 def _hash_of(path) -> str:

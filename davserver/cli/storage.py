@@ -89,8 +89,9 @@ def run_fsck(rt: Runtime, args: argparse.Namespace) -> int:
         if sys.stderr.isatty() and (done % 200 == 0 or done == total):
             print(f"\r{done}/{total} contenus vérifiés", end="", file=sys.stderr, flush=True)
 
+    with rt.admin() as (_, ctx):  # a refusal is audited, as for a purge
+        require(delegation.may_maintain_storage(ctx.principal), action="fsck")
     with rt.db.session() as s:
-        require(delegation.may_maintain_storage(rt.context(s).principal), action="fsck")
         report = integrity.check(s, rt.blobs, verify_content=not args.quick, progress=progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)

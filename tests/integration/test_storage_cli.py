@@ -155,6 +155,25 @@ def test_missing_body_names_its_document_and_fails(demo_cli, demo, blobs):
     assert section(quick, MISSING) == section(lines, MISSING)
 
 
+def test_missing_body_shared_by_several_rows_names_them_all(demo_cli, demo, blobs):
+    """Bodies are stored once: a copy or an unchanged re-deposit shares one. A missing body
+    names every document and version that lost it (up to five, the rest counted)."""
+    node_id, sha = document(demo, BAKERY_INVOICE)
+    body = blobs.path(sha).read_bytes()
+    with demo.transaction() as tx:
+        folder = tx.get(Node, tx.get(Node, node_id).parent_id)
+        copies = [add_document(tx, blobs, folder, f"copie {i}.pdf", io.BytesIO(body),
+                               deposited_by_id=None).id for i in range(5)]
+        tx.add(NodeVersion(node_id=copies[0], sha256=sha, size=len(body),
+                           modified_at=datetime.now(UTC), replaced_at=datetime.now(UTC)))
+    blobs.path(sha).unlink()
+    code, lines = fsck(demo_cli)
+    assert code == 1
+    named = ", ".join([f"document n°{node_id} « {BAKERY_INVOICE} »",
+                       *(f"document n°{c} « copie {i}.pdf »" for i, c in enumerate(copies[:4]))])
+    assert section(lines, MISSING) == [f"{sha} ({named} et 2 autre(s))"]
+
+
 def test_altered_body_is_found_by_a_full_check_only(demo_cli, demo, blobs):
     node_id, sha = document(demo, GARAGE_INVOICE)
     blobs.path(sha).write_bytes(b"%PDF-1.4 bit rot")
@@ -400,7 +419,9 @@ def test_storage_maintenance_is_the_correspondants(demo_cli, demo, command):
         assert "réservée au correspondant" in demo_cli.refused("--as", login, *command)
     assert "Aucun compte « personne »" in demo_cli.refused("--as", "personne", *command)
     demo_cli.ok(*command)
-    if command[0] == "trash":
-        purges = [(re.split(r"\s{2,}", line.strip())[1], "refusé" in line.split())
-                  for line in rows(demo_cli.ok("audit", "--action", "trash.purge"))]
-        assert purges == [("expert", False), ("dupont", True), ("associe", True)]
+    action = "trash.purge" if command[0] == "trash" else "fsck"
+    acts = [(re.split(r"\s{2,}", line.strip())[1], "refusé" in line.split())
+            for line in rows(demo_cli.ok("audit", "--action", action))]
+    # a purge is recorded; a check changes nothing and is not
+    assert acts == [("expert", False)] * (action == "trash.purge") + \
+        [("dupont", True), ("associe", True)]
