@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import select
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cheroot import wsgi
+from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from acl.db import Database
@@ -109,6 +111,44 @@ class Endpoint:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
+LINGER_SECONDS = 0.005
+LINGER_MAX_REQUESTS = 100
+
+
+class LingeringConnection(HTTPConnection):
+    """A keep-alive connection whose worker waits a moment for the client's next request.
+
+    cheroot hands a kept-alive connection back to its selector thread after each request;
+    the next request then crosses two threads (the selector's wake-up, an epoll register and
+    unregister, the workers' queue) before a worker reads it. A WebDAV client sends its
+    requests back to back (Explorer's bursts, a sync tool's uploads), so the worker that
+    answered waits up to LINGER_SECONDS for the next one and reads it itself, as long as
+    another worker is idle (then lingering keeps no connection waiting) and at most
+    LINGER_MAX_REQUESTS times in a row. A connection that stays quiet goes back to the
+    selector as before."""
+
+    def communicate(self) -> bool:
+        keep_open = super().communicate()
+        for _ in range(LINGER_MAX_REQUESTS):
+            if not (keep_open and self._next_request_soon()):
+                break
+            keep_open = super().communicate()
+        return keep_open
+
+    def _next_request_soon(self) -> bool:
+        pending = getattr(self.socket, "pending", None)  # TLS: bytes already decrypted
+        if self.rfile.has_data() or (pending is not None and pending()):
+            return True
+        if not self.server.ready or self.server.requests.idle == 0:
+            return False
+        poller = select.poll()
+        try:
+            poller.register(self.socket, select.POLLIN)
+            return bool(poller.poll(LINGER_SECONDS * 1000))
+        except (OSError, ValueError):  # closed meanwhile: cheroot's own path decides
+            return False
+
+
 class LiasseServer:
     """A cheroot server bound at construction (port 0 picks a free port)."""
 
@@ -121,6 +161,7 @@ class LiasseServer:
         # cheroot's default (10 waiting keep-alive connections) resets the connections of a
         # busy client pool (32 WebDAV clients, Explorer's bursts); idle ones still time out.
         self._server.keep_alive_conn_limit = None
+        self._server.ConnectionClass = LingeringConnection
         tls = certificate is not None and private_key is not None
         if tls:
             try:
