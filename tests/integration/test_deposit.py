@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from wsgidav.dav_error import DAVError
 
 from acl import documents
-from acl.models import Company, Event, Node, NodeVersion, User
+from acl.models import Company, Download, Event, Node, NodeVersion, User
 from davserver.app import build_drive
 
 
@@ -138,6 +138,29 @@ def test_hot_and_orm_deposits_store_times_alike(demo, provider, blobs):
     shapes = {tuple(_shape(value) for value in row[1:]) for row in stored}
     assert len(stored) == 2 and len(shapes) == 1
 
+
+
+def test_downloads_are_stored_with_times_like_the_rest(demo, provider, blobs):
+    """The download history is written by the driver's executemany, its time converted
+    once per batch: the same stored text as the ORM's times."""
+    deposit_orm(demo, blobs, "lu.pdf", b"%PDF-1.4 lu")
+    with demo.session() as s:
+        node = s.scalars(select(Node).where(Node.name == "lu.pdf")).one()
+        reader = user(s, "expert")
+    for sent in (11, 5):
+        provider.record_download({"liasse.user": reader, "HTTP_USER_AGENT": "rclone/v1.60"},
+                                 node, sent, sent == 11)
+    provider.receipts.wait()
+    with demo.session() as s:
+        stored = s.execute(text(
+            "SELECT d.at, n.created_at, d.bytes_sent, d.complete, d.client FROM download d "
+            "JOIN node n ON n.id = d.node_id WHERE n.name = 'lu.pdf' ORDER BY d.id")).all()
+        downloads = s.scalars(select(Download).where(Download.node_id == node.id)
+                              .order_by(Download.id)).all()
+    assert [(_shape(r[0]), r[2], bool(r[3]), r[4]) for r in stored] == [
+        (_shape(r[1]), sent, sent == 11, "rclone/v1.60")
+        for r, sent in zip(stored, (11, 5), strict=True)]
+    assert all(abs(datetime.now(UTC) - d.at).total_seconds() < 600 for d in downloads)
 
 def _shape(value) -> str:
     """The stored time with its digits masked: 'dddd-dd-dd dd:dd:dd.dddddd' on SQLite."""
