@@ -26,9 +26,12 @@ CHUNK = 1024 * 1024
 WRITEBACK = 8 * 1024 * 1024
 
 
+DISK_FULL = "Le serveur n'a plus d'espace disque libre."
+
+
 def is_disk_full(error: OSError) -> bool:
     """Whether a write failed for lack of space (the disk, or the user's disk quota): the
-    uploader is told so (HTTP 507); any other failure is the server's."""
+    uploader is told so (HTTP 507, DISK_FULL); any other failure is the server's."""
     return error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl import documents
-from acl.blobs import CHUNK, BlobStore, BlobWriter, is_disk_full
+from acl.blobs import CHUNK, DISK_FULL, BlobStore, BlobWriter, is_disk_full
 from acl.db import Database, utcnow
 from acl.documents import Location
 from acl.errors import InvalidInput, NotFound, Refused
@@ -47,7 +47,7 @@ class DiskFull(Refused):
     """The server's disk has no room left for a deposit (HTTP 507)."""
 
     def __init__(self) -> None:
-        super().__init__("Le serveur n'a plus d'espace disque libre. Rien n'a été déposé.")
+        super().__init__(f"{DISK_FULL} Rien n'a été déposé.")
 
 
 def _require(decision: Decision) -> None:

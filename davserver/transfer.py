@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from wsgidav.dav_error import DAVError
 
-from acl.blobs import BlobWriter, is_disk_full
+from acl.blobs import DISK_FULL, BlobWriter, is_disk_full
 
 HTTP_INSUFFICIENT_STORAGE = 507
 HTTP_CONTENT_TOO_LARGE = 413
@@ -26,7 +26,7 @@ def disk_full(error: OSError) -> DAVError | None:
     """The answer to a write the server's disk refused for lack of space (507), or None for
     any other failure (a server error)."""
     if is_disk_full(error):
-        return DAVError(HTTP_INSUFFICIENT_STORAGE, "Le serveur n'a plus d'espace disque libre.")
+        return DAVError(HTTP_INSUFFICIENT_STORAGE, DISK_FULL)
     return None
 
 
