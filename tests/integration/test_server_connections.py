@@ -64,9 +64,10 @@ def test_back_to_back_requests_stay_with_the_worker_that_answered(serve):
     assert max(workers.values()) >= 16, workers
 
 
-def test_a_quiet_connection_goes_back_to_the_pool(serve):
-    """With a single worker nothing lingers (no other worker would be free), and a request
-    after a pause longer than the wait is still answered, on either connection."""
+def test_one_worker_serves_two_kept_alive_connections_in_turn(serve):
+    """With a single worker nothing lingers (no other worker would be free): requests on two
+    kept-alive connections in turn, and after pauses longer than the wait, are all answered
+    (a worker kept by a quiet connection would leave the other one's requests unanswered)."""
     port = serve(threads=1)
     first, second = (http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                      for _ in range(2))
