@@ -67,7 +67,8 @@ def test_back_to_back_requests_stay_with_the_worker_that_answered(serve):
 def test_one_worker_serves_two_kept_alive_connections_in_turn(serve):
     """With a single worker nothing lingers (no other worker would be free): requests on two
     kept-alive connections in turn, and after pauses longer than the wait, are all answered
-    (a worker kept by a quiet connection would leave the other one's requests unanswered)."""
+    (a worker that stayed with a quiet connection would hold the other one's requests until
+    that connection timed out and was closed)."""
     port = serve(threads=1)
     first, second = (http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                      for _ in range(2))
