@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from acl.db import as_utc, utcnow
+from acl.db import as_utc, bind_writer, utcnow
 from acl.errors import InvalidInput
 from acl.events import event_values, record_event
 from acl.models import Company, Download, Event, Node, NodeProperty, NodeVersion, User
@@ -432,7 +432,8 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
                                         if n.deposited_by_id is not None}))).all())
     now = utcnow()
     connection = session.connection()
-    stamp = _written(connection.dialect, Download.__table__.c.at, now)  # once for all rows
+    write_time = bind_writer(connection.dialect, Download.__table__.c.at.type)
+    stamp = write_time(now) if write_time else now  # once for all rows
     downloads: list[tuple] = []  # in DOWNLOAD_COLUMNS order
     counts: Counter[int] = Counter()
     received: dict[int, tuple[int, str]] = {}  # node id -> (who, their side)
@@ -471,12 +472,6 @@ def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> Non
 
 
 DOWNLOAD_COLUMNS = ("node_id", "user_id", "at", "bytes_sent", "complete", "client")
-
-
-def _written(dialect, column, value):
-    """`value` as the column's type writes it for this dialect (its bind processor)."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return value if process is None else process(value)
 
 
 @functools.lru_cache(maxsize=8)

@@ -14,13 +14,12 @@ import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, event, select
 
 from acl.audit import RIGHTS
-from acl.db import UTCDateTime, as_utc
+from acl.db import UTCDateTime, as_utc, bind_writer
 from acl.documents import LISTING_COLUMNS, NodeRow, Run, path_steps
 from acl.models import Company, Generation, Node, NodeProperty, User
 
@@ -44,7 +43,7 @@ class _Prepared:
         self.positional = compiled.positional
         self.names = compiled.positiontup if compiled.positional else None
         self.defaults = compiled.params  # the statement's own literals
-        writers = {name: _writer(engine, bind.type)
+        writers = {name: bind_writer(dialect, bind.type)
                    for bind, name in compiled.bind_names.items()}  # a name used twice: once
         self.writers = [(name, writer) for name, writer in writers.items() if writer]
         self.processors = [_processor(engine, column.type)
@@ -92,23 +91,6 @@ def _processor(engine: Engine, column_type):
     if isinstance(column_type, UTCDateTime) and engine.dialect.name == "sqlite":
         return as_utc
     return column_type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
-
-
-def _writer(engine: Engine, column_type):
-    """How a parameter is written: as the type itself writes it, except SQLite's datetimes,
-    as the same text in one C call (SQLAlchemy's writer formats eight fields in Python)."""
-    if isinstance(column_type, UTCDateTime) and engine.dialect.name == "sqlite":
-        return _sqlite_datetime
-    return column_type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
-
-
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    """What UTCDateTime then SQLAlchemy's SQLite DATETIME write: naive UTC, microseconds."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 NODE_COLUMNS = ("id", "name", "kind", "size", "sha256", "created_at", "modified_at",
