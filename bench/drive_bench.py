@@ -88,10 +88,21 @@ def doc_body(folder: str, i: int) -> bytes:
 # --- the reference server (child process) -------------------------------------------------
 
 
-def serve_reference(root: str) -> None:
-    """Plain WsgiDAV with its default settings, as `wsgidav` would serve it on cheroot."""
+def serve_reference(root: str, *, durable: bool = False) -> None:
+    """Plain WsgiDAV with its default settings, as `wsgidav` would serve it on cheroot.
+    `durable`: each uploaded file is flushed to disk (fsync) before the answer, as Liasse
+    does (one information figure compares the two on the same footing)."""
     from cheroot import wsgi
+    from wsgidav.fs_dav_provider import FileResource
     from wsgidav.wsgidav_app import WsgiDAVApp
+
+    if durable:
+        plain_begin_write = FileResource.begin_write
+
+        def begin_write(self, *, content_type=None):
+            return _DurableFile(plain_begin_write(self, content_type=content_type))
+
+        FileResource.begin_write = begin_write
 
     config = {
         "provider_mapping": {"/": root},  # FilesystemProvider
@@ -111,6 +122,23 @@ def serve_reference(root: str) -> None:
         pass
     finally:
         server.stop()
+
+
+class _DurableFile:
+    """A file WsgiDAV writes an upload into, synced to disk when WsgiDAV closes it (before
+    its answer: request_server.do_PUT closes, then answers)."""
+
+    def __init__(self, file) -> None:
+        self._file = file
+
+    def write(self, data: bytes) -> int:
+        return self._file.write(data)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        self._file.close()
 
 
 # --- server processes ---------------------------------------------------------------------
@@ -181,12 +209,13 @@ def _basic(user: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
 
 
-def start_reference(root: Path, log_path: Path) -> Server:
+def start_reference(root: Path, log_path: Path, *, durable: bool = False) -> Server:
     process, line = _start(
-        [sys.executable, str(Path(__file__).resolve()), "--serve-reference", str(root)],
-        "REFERENCE ", log_path)
+        [sys.executable, str(Path(__file__).resolve()), "--serve-reference", str(root),
+         *(["--durable-reference"] if durable else [])], "REFERENCE ", log_path)
     port = int(line.rsplit(":", 1)[1])
-    return Server("plain WsgiDAV", process, port, "/", _basic(REF_USER), log_path)
+    return Server("plain WsgiDAV" + (" + fsync" if durable else ""), process, port, "/",
+                  _basic(REF_USER), log_path)
 
 
 def wait_until_answering(port: int) -> None:
@@ -626,6 +655,7 @@ class Bench:
         self.tmp = tmp
         self.log = log
         self.servers: dict[str, Server] = {}
+        self.durable: Server | None = None  # the reference that syncs (information only)
         s, m, large = plan.folders
         self.folder_names = {n: f"p{n}" for n in plan.folders}
         small = f"{plan.small_count} × {fmt_size(plan.small_size)}"
@@ -661,6 +691,8 @@ class Bench:
                    "MiB", "lower", None, aggregate="max"),
             Figure("mem_get", f"Memory growth, GET of {big}", "MiB", "lower", None,
                    aggregate="max"),
+            Figure("put_s_durable", f"PUT {small}, against plain WsgiDAV + fsync (its "
+                   "reference column)", "MiB/s", "higher", None),
             Figure("lat_options", "Latency, OPTIONS on a document (sign-in, no storage)",
                    "ms", "lower", None),
             Figure("lat_head", "Latency, HEAD of a 1 KiB document", "ms", "lower", None),
@@ -687,6 +719,10 @@ class Bench:
         self.log(f"reference: {large_n} documents written to its folder "
                  f"({time.monotonic() - t:.1f} s)")
         self.servers["ref"] = start_reference(ref_root, self.tmp / "reference.log")
+        durable_root = self.tmp / "reference-durable"
+        durable_root.mkdir()
+        self.durable = start_reference(durable_root, self.tmp / "reference-durable.log",
+                                       durable=True)
 
         t = time.monotonic()
         first = start_liasse(data, "", self.tmp / "liasse-first.log")  # creates the demo
@@ -779,6 +815,12 @@ class Bench:
                 for side in order:
                     self.record("put_s", side, put_small_files(
                         self.servers[side], f"small-r{r}", bodies))
+                # Information: the same PUTs on a reference that syncs each file, right
+                # after the two above, against Liasse's figure of this round.
+                self.record("put_s_durable", "ref", put_small_files(
+                    self.durable, f"small-r{r}", bodies))
+                self.record("put_s_durable", "liasse",
+                            self.by_key["put_s"].samples.values["liasse"][-1])
                 for side in order:
                     self.record("get_s", side, get_small_files(
                         self.servers[side], f"small-r{r}", bodies))
@@ -934,9 +976,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-logs", metavar="DIR",
                         help="write both servers' console output there (ref.log, liasse.log)")
     parser.add_argument("--serve-reference", metavar="ROOT", help=argparse.SUPPRESS)
+    parser.add_argument("--durable-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_reference:
-        serve_reference(args.serve_reference)
+        serve_reference(args.serve_reference, durable=args.durable_reference)
         return 0
 
     plan = QUICK if args.quick else FULL
@@ -956,7 +999,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.run()
     finally:
         outputs: dict[str, tuple[str, list[str]]] = {}
-        for side, server in bench.servers.items():
+        durable = [("ref-fsync", bench.durable)] if bench.durable else []
+        for side, server in [*bench.servers.items(), *durable]:
             server.stop()
             outputs[side] = (server.name, server.output)
         shutil.rmtree(tmp, ignore_errors=True)
