@@ -17,8 +17,9 @@ import hashlib
 import io
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,10 +30,17 @@ WRITEBACK = 8 * 1024 * 1024
 DISK_FULL = "Le serveur n'a plus d'espace disque libre."
 
 
-def is_disk_full(error: OSError) -> bool:
-    """Whether a write failed for lack of space (the disk, or the user's disk quota): the
-    uploader is told so (HTTP 507, DISK_FULL); any other failure is the server's."""
-    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+@contextmanager
+def full_disk_refused(refusal: Callable[[], BaseException]) -> Iterator[None]:
+    """A write refused for lack of space (the disk, or the user's disk quota) raises
+    `refusal()` instead: the uploader is told so (HTTP 507, DISK_FULL); any other failure
+    stays the server's."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise refusal() from None
+        raise
 
 
 class BlobWriter:
@@ -108,6 +116,7 @@ class BlobStore:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
         self._root_text = str(self.root)
+        self._tmp_text = str(self.tmp)
         self._folders: set[str] = set()  # made (or found) already: no mkdir per upload
         self._background: ThreadPoolExecutor | None = None
         self._background_lock = threading.Lock()
@@ -133,7 +142,7 @@ class BlobStore:
         tempfile.mkstemp, with a name from the system's random source in one call
         (mkstemp's name generator costs more than the system calls of a small upload)."""
         for _ in range(100):
-            name = f"{self._root_text}/tmp/put-{os.urandom(8).hex()}"
+            name = f"{self._tmp_text}/put-{os.urandom(8).hex()}"
             try:
                 return name, os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

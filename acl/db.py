@@ -56,6 +56,16 @@ def bind_writer(dialect, column_type) -> Callable[[Any], Any] | None:
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
+def result_reader(dialect, column_type) -> Callable[[Any], Any] | None:
+    """How a column's value is read from the driver, as SQLAlchemy reads it (None: as it
+    is); SQLite's UTC datetimes (ISO text) parsed by `datetime.fromisoformat` in C — 10,000
+    rows of a listing carry 30,000 of them, and SQLAlchemy's generic parser costs ten times
+    more."""
+    if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
+        return as_utc
+    return column_type.dialect_impl(dialect).result_processor(dialect, None)
+
+
 def _sqlite_datetime(value: datetime | None) -> str | None:
     """What UTCDateTime then SQLAlchemy's SQLite DATETIME write: naive UTC, microseconds."""
     if value is None:

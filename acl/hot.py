@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, bindparam, event, select
 
 from acl.audit import RIGHTS
-from acl.db import UTCDateTime, as_utc, bind_writer
+from acl.db import bind_writer, result_reader
 from acl.documents import LISTING_COLUMNS, NodeRow, Run, path_steps
 from acl.models import Company, Generation, Node, NodeProperty, User
 
@@ -46,7 +46,7 @@ class _Prepared:
         writers = {name: bind_writer(dialect, bind.type)
                    for bind, name in compiled.bind_names.items()}  # a name used twice: once
         self.writers = [(name, writer) for name, writer in writers.items() if writer]
-        self.processors = [_processor(engine, column.type)
+        self.processors = [result_reader(dialect, column.type)
                            for column in statement.exported_columns]
 
     def all(self, connection, params: dict[str, Any]) -> list:
@@ -82,15 +82,6 @@ class _Prepared:
             return fetch(cursor)
         finally:
             cursor.close()
-
-
-def _processor(engine: Engine, column_type):
-    """How a column's value is read: as the type itself reads it, except SQLite's datetimes
-    (ISO text), parsed by `datetime.fromisoformat` in C — 10,000 rows of a listing carry
-    30,000 of them, and SQLAlchemy's generic parser costs ten times more."""
-    if isinstance(column_type, UTCDateTime) and engine.dialect.name == "sqlite":
-        return as_utc
-    return column_type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
 
 
 NODE_COLUMNS = ("id", "name", "kind", "size", "sha256", "created_at", "modified_at",

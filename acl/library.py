@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl import documents
-from acl.blobs import CHUNK, DISK_FULL, BlobStore, BlobWriter, is_disk_full
+from acl.blobs import CHUNK, DISK_FULL, BlobStore, BlobWriter, full_disk_refused
 from acl.db import Database, utcnow
 from acl.documents import Location
 from acl.errors import InvalidInput, NotFound, Refused
@@ -365,26 +365,22 @@ def receive_upload(session: Session, principal: Principal, blobs: BlobStore,
     upload = Upload(folder.node.id, limits)
     received = 0
     try:
-        for name, (_, stream) in zip(names, files, strict=True):
-            writer = blobs.writer()
-            upload.files.append((name, writer))
-            while chunk := stream.read(CHUNK):
-                writer.write(chunk)
-                if limits.max_upload_bytes is not None and \
-                        writer.size > limits.max_upload_bytes:
-                    raise TooLarge(f"« {name} » est trop volumineux : "
-                                   f"{_mib(limits.max_upload_bytes)} au plus par document. "
-                                   "Rien n'a été déposé.")
-                if room is not None and received + writer.size > room:
-                    raise OverQuota(f"Espace de l'entreprise épuisé : le quota de "
-                                    f"{_mib(quota)} serait dépassé par « {name} ». "
-                                    "Rien n'a été déposé.")
-            received += writer.size
-    except OSError as error:
-        upload.discard()
-        if is_disk_full(error):
-            raise DiskFull() from None
-        raise
+        with full_disk_refused(DiskFull):
+            for name, (_, stream) in zip(names, files, strict=True):
+                writer = blobs.writer()
+                upload.files.append((name, writer))
+                while chunk := stream.read(CHUNK):
+                    writer.write(chunk)
+                    if limits.max_upload_bytes is not None and \
+                            writer.size > limits.max_upload_bytes:
+                        raise TooLarge(f"« {name} » est trop volumineux : "
+                                       f"{_mib(limits.max_upload_bytes)} au plus par document. "
+                                       "Rien n'a été déposé.")
+                    if room is not None and received + writer.size > room:
+                        raise OverQuota(f"Espace de l'entreprise épuisé : le quota de "
+                                        f"{_mib(quota)} serait dépassé par « {name} ». "
+                                        "Rien n'a été déposé.")
+                received += writer.size
     except BaseException:
         upload.discard()
         raise
@@ -403,12 +399,8 @@ def deposit(tx: Session, principal: Principal, upload: Upload) -> list[Node]:
                  sum(w.size for _, w, _ in targets) - sum(replaced.values()))
     stored = []
     for name, writer, _ in targets:
-        try:
+        with full_disk_refused(DiskFull):  # the transaction is rolled back: nothing is filed
             sha, size = writer.commit()  # a twin in the batch becomes a version of the first
-        except OSError as error:
-            if is_disk_full(error):  # the transaction is rolled back: nothing is filed
-                raise DiskFull() from None
-            raise
         stored.append(documents.store_body(tx, folder, name, sha, size, principal.user_id))
     return stored
 

@@ -40,7 +40,7 @@ from acl.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.resources import content_type
-from davserver.transfer import check_size, disk_full
+from davserver.transfer import check_size, disk_full_refused
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -180,33 +180,28 @@ class FastPath:
             return util.send_status_response(environ, start_response, error)
         writer = self.provider.blobs.writer()
         try:
-            remaining = int(length)
-            stream = environ["wsgi.input"]
-            while remaining:
-                data = stream.read(min(self.block_size, remaining))
-                if not data:
-                    raise DAVError(HTTP_BAD_REQUEST, "Le corps de la requête est incomplet.")
-                writer.write(data)
-                remaining -= len(data)
-            if self._locked(ref_url):  # locked while the body was arriving
-                raise DAVError(HTTP_LOCKED)
-            # The body's fsync and rename run while the deposit's statements do; the
-            # deposit waits for them before its COMMIT (never a row without its body).
-            committed = writer.commit_in_background()
-            try:
-                location = self.provider.deposit(environ, parent, name, writer.sha256,
-                                                 writer.size, before_commit=committed.result)
-            finally:
-                futures.wait([committed])
+            with disk_full_refused():  # 507, as for a quota
+                remaining = int(length)
+                stream = environ["wsgi.input"]
+                while remaining:
+                    data = stream.read(min(self.block_size, remaining))
+                    if not data:
+                        raise DAVError(HTTP_BAD_REQUEST, "Le corps de la requête est incomplet.")
+                    writer.write(data)
+                    remaining -= len(data)
+                if self._locked(ref_url):  # locked while the body was arriving
+                    raise DAVError(HTTP_LOCKED)
+                # The body's fsync and rename run while the deposit's statements do; the
+                # deposit waits for them before its COMMIT (never a row without its body).
+                committed = writer.commit_in_background()
+                try:
+                    location = self.provider.deposit(environ, parent, name, writer.sha256,
+                                                     writer.size, before_commit=committed.result)
+                finally:
+                    futures.wait([committed])
         except DAVError as error:
             writer.discard()
             return util.send_status_response(environ, start_response, error)
-        except OSError as error:
-            writer.discard()
-            refusal = disk_full(error)
-            if refusal is None:
-                raise
-            return util.send_status_response(environ, start_response, refusal)
         except BaseException:
             writer.discard()
             raise

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from wsgidav.dav_error import DAVError
 
-from acl.blobs import DISK_FULL, BlobWriter, is_disk_full
+from acl.blobs import DISK_FULL, BlobWriter, full_disk_refused
 
 HTTP_INSUFFICIENT_STORAGE = 507
 HTTP_CONTENT_TOO_LARGE = 413
@@ -22,18 +22,10 @@ def check_size(size: int, *, max_bytes: int | None, quota_left: int | None) -> N
         raise DAVError(HTTP_INSUFFICIENT_STORAGE, "Espace de l'entreprise épuisé (quota).")
 
 
-def disk_full(error: OSError) -> DAVError | None:
-    """The answer to a write the server's disk refused for lack of space (507), or None for
-    any other failure (a server error)."""
-    if is_disk_full(error):
-        return DAVError(HTTP_INSUFFICIENT_STORAGE, DISK_FULL)
-    return None
-
-
-def _raise_refusal_if_disk_full(error: OSError) -> None:
-    refusal = disk_full(error)
-    if refusal is not None:
-        raise refusal from None
+def disk_full_refused():
+    """A write the server's disk refuses for lack of space is refused with a 507, as past a
+    quota (`acl.blobs.full_disk_refused`)."""
+    return full_disk_refused(lambda: DAVError(HTTP_INSUFFICIENT_STORAGE, DISK_FULL))
 
 
 class UploadWriter:
@@ -47,14 +39,11 @@ class UploadWriter:
 
     def write(self, data: bytes) -> int:
         try:
-            self._writer.write(data)
+            with disk_full_refused():
+                self._writer.write(data)
             check_size(self._writer.size, max_bytes=self.max_bytes, quota_left=self.quota_left)
-        except DAVError:
+        except BaseException:
             self._writer.discard()
-            raise
-        except OSError as error:
-            self._writer.discard()
-            _raise_refusal_if_disk_full(error)
             raise
         return len(data)
 
@@ -66,11 +55,8 @@ class UploadWriter:
         """WsgiDAV closes before end_write; the blob is filed by `commit`."""
 
     def commit(self) -> tuple[str, int]:
-        try:
+        with disk_full_refused():
             return self._writer.commit()  # discards the body if it fails
-        except OSError as error:
-            _raise_refusal_if_disk_full(error)
-            raise
 
     def discard(self) -> None:
         self._writer.discard()
