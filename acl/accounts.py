@@ -92,7 +92,8 @@ def new_user(session: Session, hasher: PasswordHasher, *, login: str, display_na
         raise InvalidInput(f"L'identifiant « {login} » est déjà pris.", field="login")
     generated = None
     if password is None:
-        password = generated = generate_password()
+        password = generated = generate_password(
+            login=login, company_name=company.name if company else "")
     hasher.check(password, login=login, company_name=company.name if company else "")
     user = User(login=login, display_name=display_name, email=email, side=role.side.value,
                 role=role.value, company_id=company.id if company else None,
@@ -135,10 +136,10 @@ def reset_password(session: Session, ctx: Context, hasher: PasswordHasher, user:
     """An administrator sets a new password; a generated one must be changed at sign-in."""
     require_managed(session, ctx, user, "user.password_reset")
     generated = None
+    company_name = user.company.name if user.company else ""
     if password is None:
-        password = generated = generate_password()
-    hasher.check(password, login=user.login,
-                 company_name=user.company.name if user.company else "")
+        password = generated = generate_password(login=user.login, company_name=company_name)
+    hasher.check(password, login=user.login, company_name=company_name)
     store_password(user, hasher.hash(password), must_change=generated is not None)
     record(session, ctx, "user.password_reset", user.login, company_id=user.company_id)
     return generated

@@ -45,19 +45,40 @@ def check_password(password: str, *, min_length: int, login: str = "",
     if length > MAX_PASSWORD_LENGTH:
         raise InvalidInput(f"Le mot de passe ne peut dépasser {MAX_PASSWORD_LENGTH} caractères.",
                            field="password")
+    label = _personal_word(password, login=login, company_name=company_name)
+    if label:
+        raise InvalidInput(f"Le mot de passe ne doit pas contenir {label}.", field="password")
+    if len(set(_folded(password))) <= 2:
+        raise InvalidInput("Le mot de passe est trop répétitif.", field="password")
+
+
+def _personal_word(password: str, *, login: str, company_name: str) -> str | None:
+    """What `password` is built on ("l'identifiant", ...), or None."""
     folded = _folded(password)
     for word, label in ((login, "l'identifiant"), (company_name, "le nom de l'entreprise")):
         word = _folded(word)
         if len(word) >= 3 and word in folded:
-            raise InvalidInput(f"Le mot de passe ne doit pas contenir {label}.", field="password")
-    if len(set(folded)) <= 2:
-        raise InvalidInput("Le mot de passe est trop répétitif.", field="password")
+            return label
+    return None
 
 
-def generate_password() -> str:
-    """An initial password: 16 characters from an alphabet without look-alikes."""
+def _draw() -> str:
     alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+def generate_password(*, login: str = "", company_name: str = "") -> str:
+    """An initial password: 16 characters from an alphabet without look-alikes.
+
+    A draw that happens to contain the login or the company name (a three-letter login turns
+    up about once in 1,400 draws) is drawn again, so that the policy never refuses a password
+    the person did not choose.
+    """
+    for _ in range(100):  # bounded; a second draw is already rare
+        password = _draw()
+        if not _personal_word(password, login=login, company_name=company_name):
+            return password
+    raise RuntimeError("no generated password avoids the login")  # pragma: no cover
 
 
 class PasswordHasher:

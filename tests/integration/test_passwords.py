@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from acl import accounts
+from acl import accounts, passwords
 from acl.accounts import SignIn, authenticate
 from acl.errors import InvalidInput
 from acl.models import AuditEntry, Company, Role, User
@@ -104,7 +104,22 @@ def test_password_policy(case):
 
 def test_generated_passwords_pass_the_policy():
     for _ in range(50):
-        POLICY.check(generate_password(), login="abc", company_name="Boulangerie Martin")
+        POLICY.check(generate_password(login="abc", company_name="Boulangerie Martin"),
+                     login="abc", company_name="Boulangerie Martin")
+
+
+def test_a_generated_password_is_drawn_again_when_it_holds_the_login(demo, hasher, ctx_of,
+                                                                    monkeypatch):
+    """Creating "abc" without a password works even when the first draw contains "abc"."""
+    draws = iter(["mCRw-6TnB-abcd-uwFk", "mCRw-6TnB-xyzw-uwFk"])
+    monkeypatch.setattr(passwords, "_draw", lambda: next(draws))
+    with demo.transaction() as s:
+        bakery = s.scalars(select(Company).where(Company.name == "Boulangerie Martin")).one()
+        account = accounts.create_user(s, ctx_of("martin", s), hasher, login="abc",
+                                       display_name="Anne", role=Role.UTILISATEUR,
+                                       company=bakery)
+    assert account.initial_password == "mCRw-6TnB-xyzw-uwFk"
+    assert sign_in(demo, hasher, "abc", "mCRw-6TnB-xyzw-uwFk").user is not None
 
 
 def test_minimum_length_is_a_setting(hasher_with):
