@@ -87,7 +87,7 @@ class FastPath:
             body = _Body(DownloadStream(
                 blob, node.size, partial=False,
                 on_close=lambda sent, complete: self.provider.record_download(
-                    environ, node, sent, complete)), self.block_size)
+                    environ, node, sent, complete)), node.size, self.block_size)
         start_response("200 OK", [
             ("Content-Length", str(node.size)),
             ("Last-Modified", formatdate(node.modified_at.timestamp(), usegmt=True)),
@@ -238,14 +238,20 @@ class _CreatedPage:
 
 
 class _Body:
-    """The blob in blocks; closing it (the server always does) records the download."""
+    """The blob in blocks; closing it (the server always does) records the download.
 
-    def __init__(self, stream: DownloadStream, block_size: int) -> None:
+    It reads the document's size and no further: a small document is one read, not a read
+    and then two more that find the end."""
+
+    def __init__(self, stream: DownloadStream, size: int, block_size: int) -> None:
         self._stream = stream
+        self._size = size
         self._block_size = block_size
 
     def __iter__(self) -> Iterator[bytes]:
-        while data := self._stream.read(self._block_size):
+        remaining = self._size
+        while remaining > 0 and (data := self._stream.read(min(self._block_size, remaining))):
+            remaining -= len(data)
             yield data
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cheroot import wsgi
-from cheroot.server import HTTPConnection
+from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from acl.db import Database
@@ -115,6 +115,60 @@ LINGER_SECONDS = 0.005
 LINGER_MAX_REQUESTS = 100
 
 
+class HeadHoldingWriter:
+    """The connection's writer, able to keep the response head until the body's first
+    piece, so that both leave in one write: cheroot writes the head, then each piece, each
+    at once (one system call, one TCP segment, and on a busy server one more hand-over of
+    the interpreter lock between threads per response)."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+        self._hold = False
+        self._held: bytes | None = None
+
+    def hold_next(self) -> None:
+        """Keep what the next `write` gives until the write after it, or `release`."""
+        self._hold = True
+
+    def write(self, data) -> int:
+        if self._hold:
+            self._hold = False
+            self._held = bytes(data)
+            return len(data)
+        if self._held is not None:
+            data, self._held = b"".join((self._held, data)), None
+        return self._writer.write(data)
+
+    def release(self) -> None:
+        """Write what is held (a response without a body: HEAD, 204, 304)."""
+        self._hold = False
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._writer.write(held)
+
+    @property
+    def bytes_written(self) -> int:  # cheroot's statistics
+        return self._writer.bytes_written
+
+
+class CoalescingRequest(HTTPRequest):
+    """A request whose response head leaves with the first piece of its body."""
+
+    def send_headers(self) -> None:
+        hold = getattr(self.conn.wfile, "hold_next", None)  # cheroot may swap the writer
+        if hold is not None:
+            hold()
+        super().send_headers()
+
+    def respond(self) -> None:
+        try:
+            super().respond()
+        finally:
+            release = getattr(self.conn.wfile, "release", None)
+            if release is not None:
+                release()
+
+
 class LingeringConnection(HTTPConnection):
     """A keep-alive connection whose worker waits a moment for the client's next request.
 
@@ -125,7 +179,15 @@ class LingeringConnection(HTTPConnection):
     answered waits up to LINGER_SECONDS for the next one and reads it itself, as long as
     another worker is idle (then lingering keeps no connection waiting) and at most
     LINGER_MAX_REQUESTS times in a row. A connection that stays quiet goes back to the
-    selector as before."""
+    selector as before.
+
+    Its responses go out as `CoalescingRequest` writes them."""
+
+    RequestHandlerClass = CoalescingRequest
+
+    def __init__(self, server, sock, *args) -> None:  # args: cheroot's makefile, if given
+        super().__init__(server, sock, *args)
+        self.wfile = HeadHoldingWriter(self.wfile)
 
     def communicate(self) -> bool:
         keep_open = super().communicate()

@@ -1,6 +1,7 @@
-"""Kept-alive connections of the cheroot server (davserver/server.py, LingeringConnection):
-the worker that answered a request reads the client's next one itself when it comes at once,
-and never at the cost of another client."""
+"""Connections of the cheroot server (davserver/server.py): on a kept-alive connection the
+worker that answered a request reads the client's next one itself when it comes at once, and
+never at the cost of another client (LingeringConnection); a response's head leaves with the
+first piece of its body (CoalescingRequest)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from davserver.server import LINGER_SECONDS, LiasseServer
+from davserver.server import LINGER_SECONDS, HeadHoldingWriter, LiasseServer
 
 
 def worker_name(environ, start_response):
@@ -30,8 +31,8 @@ def serve(monkeypatch) -> Iterator:
     monkeypatch.setattr("davserver.server.tune_garbage_collector", lambda: None)
     running: list[tuple[LiasseServer, threading.Thread]] = []
 
-    def start(threads: int) -> int:
-        server = LiasseServer(worker_name, "127.0.0.1", 0, threads=threads)
+    def start(threads: int, app=worker_name) -> int:
+        server = LiasseServer(app, "127.0.0.1", 0, threads=threads)
         thread = threading.Thread(target=server.serve, daemon=True)
         thread.start()
         running.append((server, thread))
@@ -95,3 +96,87 @@ def test_requests_sent_together_are_all_answered(serve):
                 break
             received += chunk
     assert received.count(b"HTTP/1.1 200 OK") == 3
+
+
+def shapes(environ, start_response):
+    """Answers of every shape: with a body of known length, a HEAD, without a body,
+    chunked, and after reading an upload."""
+    path = environ["PATH_INFO"]
+    if environ["REQUEST_METHOD"] == "HEAD":  # the head of a document, without its body
+        start_response("200 OK", [("Content-Type", "application/pdf"),
+                                  ("Content-Length", "1000")])
+        return []
+    if path == "/empty":
+        start_response("204 No Content", [])
+        return []
+    if path == "/chunked":  # no Content-Length: cheroot sends it chunked
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"premier ", b"second"]
+    if path == "/upload":
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        answer = f"{len(body)} octets".encode()
+        start_response("201 Created", [("Content-Length", str(len(answer)))])
+        return [answer]
+    body = b"x" * 1000
+    start_response("200 OK", [("Content-Type", "application/pdf"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def test_a_response_leaves_in_one_write(serve, monkeypatch):
+    """Head and body are one write, so one system call and one TCP segment (cheroot alone
+    writes the head, then the body); a response without a body is one write too."""
+    writes: list[bytes] = []
+
+    class Recording(HeadHoldingWriter):
+        def __init__(self, writer) -> None:
+            super().__init__(writer)
+            real = writer.write
+            writer.write = lambda data: (writes.append(bytes(data)), real(data))[1]
+
+    monkeypatch.setattr("davserver.server.HeadHoldingWriter", Recording)
+    port = serve(threads=2, app=shapes)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for request, ending in [(b"GET /small", b"x" * 1000), (b"GET /empty", b"\r\n\r\n"),
+                                (b"GET /small", b"x" * 1000)]:  # kept alive
+            writes.clear()
+            sock.sendall(request + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            deadline = time.monotonic() + 30
+            while not received.endswith(ending) and time.monotonic() < deadline:
+                received += sock.recv(65536)
+            assert received.startswith(b"HTTP/1.1 2")
+            assert writes == [received]
+
+
+def test_answers_without_a_body_or_in_chunks_are_complete(serve):
+    port = serve(threads=2, app=shapes)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for method, path, status, body in [("HEAD", "/small", 200, b""),
+                                           ("GET", "/empty", 204, b""),
+                                           ("GET", "/chunked", 200, b"premier second"),
+                                           ("GET", "/small", 200, b"x" * 1000)]:
+            connection.request(method, path)
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (status, body), (method, path)
+    finally:
+        connection.close()
+
+
+def test_an_upload_that_waits_for_100_continue_is_answered(serve):
+    """The interim "100 Continue" is sent at once, not held back with the final answer."""
+    port = serve(threads=2, app=shapes)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"bonjour"[:5])
+        received = b""
+        deadline = time.monotonic() + 30
+        while b"5 octets" not in received and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 201 Created") and received.endswith(b"5 octets")
