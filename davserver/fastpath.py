@@ -40,7 +40,12 @@ from acl.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.resources import content_type
-from davserver.transfer import check_size, disk_full_refused
+from davserver.transfer import (
+    INCOMPLETE_BODY,
+    announced_length,
+    check_size,
+    disk_full_refused,
+)
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -148,9 +153,8 @@ class FastPath:
         there, on a name no lock covers: refused at once past the size or the company's
         quota, else stored as `LiasseProvider.deposit` files every upload. Anything else is
         left to WsgiDAV, which refuses it with its reason."""
-        length = environ.get("CONTENT_LENGTH", "")
-        if not length.isdigit() or environ.get("wsgi.input_terminated") or len(segments) < 3 \
-                or environ["PATH_INFO"].endswith("/") \
+        length = announced_length(environ)
+        if length is None or len(segments) < 3 or environ["PATH_INFO"].endswith("/") \
                 or any(h in environ for h in ("HTTP_CONTENT_ENCODING", "HTTP_CONTENT_RANGE")):
             return None
         try:
@@ -172,7 +176,7 @@ class FastPath:
             return None
         company = parent.company
         try:  # refused before the body is read, as WsgiDAV's path refuses it while reading
-            check_size(int(length), max_bytes=self.provider.limits.max_upload_bytes,
+            check_size(length, max_bytes=self.provider.limits.max_upload_bytes,
                        quota_left=self.provider.quota_left(
                            company, found[0].size if found else 0,
                            lambda: self.hot.used_bytes(connection, company.id)))
@@ -181,12 +185,12 @@ class FastPath:
         writer = self.provider.blobs.writer()
         try:
             with disk_full_refused():  # 507, as for a quota
-                remaining = int(length)
+                remaining = length
                 stream = environ["wsgi.input"]
                 while remaining:
                     data = stream.read(min(self.block_size, remaining))
                     if not data:
-                        raise DAVError(HTTP_BAD_REQUEST, "Le corps de la requête est incomplet.")
+                        raise DAVError(HTTP_BAD_REQUEST, INCOMPLETE_BODY)
                     writer.write(data)
                     remaining -= len(data)
                 if self._locked(ref_url):  # locked while the body was arriving

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wsgidav.dav_error import DAVError
+from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
 from acl.blobs import DISK_FULL, BlobWriter, full_disk_refused
 
 HTTP_INSUFFICIENT_STORAGE = 507
 HTTP_CONTENT_TOO_LARGE = 413
+INCOMPLETE_BODY = "Le corps de la requête est incomplet."
+
+
+def announced_length(environ: dict) -> int | None:
+    """The body's length the request announced (None: chunked, or not said)."""
+    length = environ.get("CONTENT_LENGTH", "")
+    if environ.get("wsgi.input_terminated") or not length.isdigit():
+        return None
+    return int(length)
 
 
 def check_size(size: int, *, max_bytes: int | None, quota_left: int | None) -> None:
@@ -32,10 +41,11 @@ class UploadWriter:
     """The file-like WsgiDAV writes a PUT body into; refuses past the limits as it goes."""
 
     def __init__(self, writer: BlobWriter, *, max_bytes: int | None,
-                 quota_left: int | None) -> None:
+                 quota_left: int | None, expected: int | None = None) -> None:
         self._writer = writer
         self.max_bytes = max_bytes
         self.quota_left = quota_left
+        self.expected = expected  # the announced length, checked at `commit`
 
     def write(self, data: bytes) -> int:
         try:
@@ -55,6 +65,11 @@ class UploadWriter:
         """WsgiDAV closes before end_write; the blob is filed by `commit`."""
 
     def commit(self) -> tuple[str, int]:
+        """File the body, if it is whole: WsgiDAV ends an upload whose client went away
+        after part of the announced body as if it were complete."""
+        if self.expected is not None and self._writer.size != self.expected:
+            self._writer.discard()
+            raise DAVError(HTTP_BAD_REQUEST, INCOMPLETE_BODY)
         with disk_full_refused():
             return self._writer.commit()  # discards the body if it fails
 

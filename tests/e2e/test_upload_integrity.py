@@ -1,0 +1,198 @@
+"""Uploads that are large, cut off, or interrupted by the server's death, against a real
+`liasse serve`: a body is streamed (the server's memory does not follow its size), and an
+upload that does not finish leaves no document, no body, and a consistent store behind it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import quote, urlsplit
+
+import pytest
+from sqlalchemy import select
+from support.dav import Dav, basic
+
+from acl.blobs import BlobStore
+from acl.models import Node
+from tests.e2e.conftest import liasse_command, start_server
+
+pytestmark = pytest.mark.e2e
+
+BAKERY = "Boulangerie Martin"
+MIB = 2**20
+BIG = 512 * MIB  # a body that would show if it were held in memory
+BOUNDED_WAIT = 60  # seconds, for what the server does on its own after a client goes
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def blocks(total: int) -> Iterator[bytes]:
+    """`total` bytes of a repeated 1 MiB random block, never all in the client's memory."""
+    block = os.urandom(MIB)
+    for _ in range(total // MIB):
+        yield block
+
+
+def expected_sha256(total: int, block: bytes) -> str:
+    digest = hashlib.sha256()
+    for _ in range(total // MIB):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def stored_node(db, name: str) -> Node | None:
+    with db.session() as session:
+        return session.scalars(select(Node).where(Node.name == name,
+                                                  Node.deleted_at.is_(None))).first()
+
+
+def start_put(server, path: str, length: int | None, first_bytes: int) -> socket.socket:
+    """A PUT announcing `length` bytes (None: chunked, as Finder sends), of which only
+    `first_bytes` are sent."""
+    host, port = urlsplit(server.base_url).hostname, urlsplit(server.base_url).port
+    sock = socket.create_connection((host, port), timeout=60)
+    auth = basic("secretaire", server.password)["Authorization"]
+    framing = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
+    sock.sendall(f"PUT {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {auth}\r\n"
+                 f"Content-Type: application/pdf\r\n{framing}\r\n\r\n".encode("latin-1"))
+    for _ in range(first_bytes // MIB):
+        block = os.urandom(MIB)
+        sock.sendall(block if length is not None else b"%x\r\n%s\r\n" % (len(block), block))
+    return sock
+
+
+def wait_until_storing(blobs: BlobStore, amount: int) -> None:
+    """Until the upload's temporary file holds `amount` bytes: the server is inside the
+    upload, streaming it to disk (bounded)."""
+    deadline = time.monotonic() + BOUNDED_WAIT
+    while not (blobs.tmp.exists()
+               and any(p.stat().st_size >= amount for p in blobs.tmp.iterdir())):
+        assert time.monotonic() < deadline, "the server did not store the upload's start"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("framing", ["Content-Length", "chunked"])
+def test_a_large_upload_is_streamed_not_held_in_memory(live_server, demo, framing):
+    """512 MiB with a Content-Length (Liasse's own upload path) and chunked, as Finder sends
+    (through WsgiDAV): the server grows by far less than the body, which is stored whole."""
+    pid = live_server.process.pid
+    dav = Dav(live_server.base_url, "secretaire", live_server.password)
+    name = f"Grand export {framing}.zip"
+    url = live_server.dav(BAKERY, "Achats", name)
+    assert dav("OPTIONS", url).status == 200  # signed in: the baseline is a running server
+    body = blocks(BIG)
+    first = next(body)
+    total_hash = expected_sha256(BIG, first)
+
+    def stream() -> Iterator[bytes]:
+        yield first
+        yield from body
+
+    peak = baseline = rss_mib(pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.02):
+            peak = max(peak, rss_mib(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        headers = {"Content-Type": "application/zip"}
+        if framing == "Content-Length":
+            headers["Content-Length"] = str(BIG)
+            reply = dav("PUT", url, stream(), headers=headers)
+        else:
+            reply = dav("PUT", url, stream(), headers=headers, encode_chunked=True)
+    finally:
+        done.set()
+        sampler.join(timeout=10)
+        dav.close()
+    assert reply.status == 201, reply.text
+    assert peak - baseline < 100, f"the server grew by {peak - baseline:.0f} MiB"
+    node = stored_node(demo, name)
+    assert (node.size, node.sha256) == (BIG, total_hash)
+
+
+@pytest.mark.parametrize("upload", ["first request", "after a listing", "chunked"])
+def test_a_client_gone_mid_upload_leaves_nothing(live_server, demo, settings, upload):
+    """The connection closes after 8 MiB of the body: no document, no body, no temporary
+    file, whichever way the server takes the upload (its first request goes through WsgiDAV,
+    which ended such an upload as if it were complete; once the company is known, Liasse's
+    own upload path; chunked, WsgiDAV)."""
+    blobs = BlobStore(settings.data_dir / "blobs")
+    before = blobs.all_hashes()
+    name = f"Coupé en route ({upload}).pdf"
+    path = "/dav/" + quote(f"{BAKERY}/Achats/{name}")
+    dav = Dav(live_server.base_url, "secretaire", live_server.password)
+    try:
+        if upload == "after a listing":
+            folder = "/dav/" + quote(f"{BAKERY}/Achats/")
+            assert dav("PROPFIND", folder, headers={"Depth": "1"}).status == 207
+        sock = start_put(live_server, path, None if upload == "chunked" else 64 * MIB,
+                         8 * MIB)
+        wait_until_storing(blobs, 4 * MIB)
+        sock.close()
+        deadline = time.monotonic() + BOUNDED_WAIT
+        while blobs.tmp.exists() and any(blobs.tmp.iterdir()):  # the server drops it
+            assert time.monotonic() < deadline, list(blobs.tmp.iterdir())
+            time.sleep(0.05)
+        node = stored_node(demo, name)
+        assert node is None, f"a document of {node.size} bytes was filed"
+        assert blobs.all_hashes() == before
+        # The name is free: the whole upload, sent again, is filed.
+        assert dav("PUT", path, b"%PDF-1.4 entier").status == 201
+        assert dav("GET", path).body == b"%PDF-1.4 entier"
+    finally:
+        dav.close()
+
+
+def test_a_server_killed_mid_upload_leaves_a_consistent_store(serve, settings_file, demo,
+                                                               settings):
+    """SIGKILL while a body arrives: after a restart the document does not exist, no stored
+    document lacks its body (`liasse fsck` finds no problem), and the upload can be redone."""
+    server = serve()
+    pid = server.process.pid
+    blobs = BlobStore(settings.data_dir / "blobs")
+    before = blobs.all_hashes()
+    path = "/dav/" + quote(f"{BAKERY}/Achats/Relevé interrompu.pdf")
+    sock = start_put(server, path, 64 * MIB, 8 * MIB)
+    wait_until_storing(blobs, 4 * MIB)
+    os.kill(pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
+    sock.close()
+
+    check = subprocess.run([*liasse_command(), "--config", str(settings_file()), "fsck"],
+                           capture_output=True, text=True, timeout=300,
+                           env={k: v for k, v in os.environ.items()
+                                if not k.startswith("LIASSE_")})
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "Contenus manquants" not in check.stdout, check.stdout
+    assert "Contenus altérés" not in check.stdout, check.stdout
+    assert "Envois interrompus (fichiers temporaires) : 1" in check.stdout, check.stdout
+    assert stored_node(demo, "Relevé interrompu.pdf") is None
+    assert blobs.all_hashes() == before
+
+    restarted = start_server(settings_file(), server.password)
+    dav = Dav(restarted.base_url, "secretaire", restarted.password)
+    try:
+        assert dav("GET", path).status == 404
+        assert dav("PUT", path, b"%PDF-1.4 releve complet").status == 201
+        assert dav("GET", path).body == b"%PDF-1.4 releve complet"
+    finally:
+        dav.close()
+        restarted.stop()
