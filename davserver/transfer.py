@@ -41,7 +41,7 @@ class UploadWriter:
     """The file-like WsgiDAV writes a PUT body into; refuses past the limits as it goes."""
 
     def __init__(self, writer: BlobWriter, *, max_bytes: int | None,
-                 quota_left: int | None, expected: int | None = None) -> None:
+                 quota_left: int | None, expected: int | None) -> None:
         self._writer = writer
         self.max_bytes = max_bytes
         self.quota_left = quota_left
