@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
+from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
+
 from acl.accounts import authenticate
 from acl.db import Database
 from acl.hot import HotQueries
@@ -49,6 +51,8 @@ XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 REALM = "Liasse"
 MAX_LOGIN = 64  # acl.accounts.LOGIN_RE
 ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
+NOT_A_DESTINATION = "Destination invalide : ce n'est pas l'adresse d'un chemin du lecteur."
+BROKEN_CHUNKS = "Corps de requête invalide : son découpage en fragments (chunked) est erroné."
 
 
 def _plain(start_response, status: str, message: str,
@@ -92,7 +96,12 @@ def destination_problem(environ: dict) -> str | None:
     reads right. WsgiDAV unquotes the header before splitting it as a URL: an encoded "?"
     would start a query and a ";" in the last name parameters, so the document would be
     renamed to the part before them (replacing a document of that name)."""
-    parts = urlsplit(environ["HTTP_DESTINATION"])
+    try:
+        parts = urlsplit(environ["HTTP_DESTINATION"])
+    except ValueError:  # an unreadable URL ("http://[")
+        return NOT_A_DESTINATION
+    if not parts.path.startswith("/"):  # "http://", "::::": WsgiDAV would fail on it
+        return NOT_A_DESTINATION
     if "%2f" in parts.path.lower():
         return ENCODED_SLASH
     raw = unquote_to_bytes(parts.path).decode("latin-1")
@@ -197,6 +206,7 @@ class DriveGate:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("wsgi.input_terminated"):  # a chunked body
+            environ["wsgi.input"] = _ChunkedBody(environ["wsgi.input"])
             start_response = _close_if_unread(environ["wsgi.input"], start_response)
         if environ.get("REQUEST_METHOD") == "OPTIONS" and "%" in environ.get("PATH_INFO", ""):
             # cheroot leaves the path of OPTIONS requests percent-encoded (server.py,
@@ -259,7 +269,10 @@ class DriveGate:
             return _plain(start_response, "413 Content Too Large",
                           "Corps de requête XML trop volumineux (1 Mio au plus).")
         stream = environ["wsgi.input"]
-        body = stream.read(size) if size is not None else stream.read(MAX_XML_BODY + 1)
+        try:
+            body = stream.read(size) if size is not None else stream.read(MAX_XML_BODY + 1)
+        except DAVError as refused:  # a broken chunked body (_ChunkedBody)
+            return _plain(start_response, "400 Bad Request", refused.context_info)
         if len(body) > MAX_XML_BODY:
             return _plain(start_response, "413 Content Too Large",
                           "Corps de requête XML trop volumineux (1 Mio au plus).")
@@ -331,6 +344,30 @@ def _close_if_unread(body, start_response: Callable) -> Callable:
         return start_response(status, headers, exc_info)
 
     return start
+
+
+class _ChunkedBody:
+    """cheroot's reader of a chunked body, whose broken framing is the client's error: it
+    raises ValueError, which WsgiDAV and cheroot answer with a 500; here a 400."""
+
+    def __init__(self, body) -> None:
+        self._body = body
+
+    @property
+    def closed(self) -> bool:  # read to its end (`_close_if_unread`)
+        return getattr(self._body, "closed", True)
+
+    def read(self, *args) -> bytes:
+        try:
+            return self._body.read(*args)
+        except ValueError:
+            raise DAVError(HTTP_BAD_REQUEST, BROKEN_CHUNKS) from None
+
+    def readline(self, *args) -> bytes:
+        try:
+            return self._body.readline(*args)
+        except ValueError:
+            raise DAVError(HTTP_BAD_REQUEST, BROKEN_CHUNKS) from None
 
 
 class _ClosingIterable:

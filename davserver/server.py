@@ -151,8 +151,37 @@ class HeadHoldingWriter:
         return self._writer.bytes_written
 
 
-class CoalescingRequest(HTTPRequest):
-    """A request whose response head leaves with the first piece of its body."""
+# Where a request's body ends must be certain: a proxy in front that read it otherwise would
+# take the rest for another request than the server does (request smuggling, RFC 9112 6.3).
+TWO_LENGTHS = "Requête invalide : deux longueurs de corps différentes."
+LENGTH_AND_CHUNKS = "Requête invalide : une longueur de corps et un envoi fragmenté à la fois."
+
+
+class _RequestHeaders(dict):
+    """A request's headers as cheroot reads them (it keeps the last of repeated ones),
+    refusing two different Content-Length (cheroot answers its ValueError with a 400)."""
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        if key == b"Content-Length" and self.get(key, value) != value:
+            raise ValueError(TWO_LENGTHS)
+        super().__setitem__(key, value)
+
+
+class LiasseRequest(HTTPRequest):
+    """cheroot's request, whose response head leaves with the first piece of its body, and
+    which refuses a body whose end is ambiguous (two lengths, or a length and chunks)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.inheaders = _RequestHeaders()
+
+    def read_request_headers(self) -> bool:
+        if not super().read_request_headers():
+            return False
+        if b"Transfer-Encoding" in self.inheaders and b"Content-Length" in self.inheaders:
+            self.simple_response("400 Bad Request", LENGTH_AND_CHUNKS)
+            return False
+        return True
 
     def send_headers(self) -> None:
         hold = getattr(self.conn.wfile, "hold_next", None)  # cheroot may swap the writer
@@ -181,9 +210,9 @@ class LingeringConnection(HTTPConnection):
     LINGER_MAX_REQUESTS times in a row. A connection that stays quiet goes back to the
     selector as before.
 
-    Its responses go out as `CoalescingRequest` writes them."""
+    Its responses go out as `LiasseRequest` writes them."""
 
-    RequestHandlerClass = CoalescingRequest
+    RequestHandlerClass = LiasseRequest
 
     def __init__(self, server, sock, *args) -> None:  # args: cheroot's makefile, if given
         super().__init__(server, sock, *args)

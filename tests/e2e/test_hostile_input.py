@@ -321,6 +321,74 @@ def test_a_refused_chunked_upload_does_not_poison_the_connection(serve, client, 
     assert accepted.status == 201 and accepted.headers.get("Connection") != "close"
 
 
+# --- framing of the body ------------------------------------------------------------------------
+
+def exchange(server, head: str, body: bytes) -> Reply:
+    """Send a request exactly as written (headers after the request line, without Host and
+    credentials, which are added) and read the answer."""
+    parts = urlsplit(server.base_url)
+    request_line, _, headers = head.partition("\r\n")
+    credentials = basic("expert", server.password)["Authorization"]
+    raw = (f"{request_line}\r\nHost: {parts.netloc}\r\nAuthorization: {credentials}\r\n"
+           f"{headers}\r\n").encode("latin-1") + body
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
+        sock.sendall(raw)
+        response = http.client.HTTPResponse(sock, method=request_line.split()[0])
+        try:
+            response.begin()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            response.close()
+
+
+BROKEN_CHUNKS = b"zz\r\nabc\r\n0\r\n\r\n"  # "zz" is no chunk size
+
+
+@pytest.mark.parametrize("method", ["PUT", "PROPFIND", "PROPPATCH", "LOCK"])
+def test_a_broken_chunked_body_is_a_bad_request(world, method):
+    live_server, demo, settings = world.server, world.db, world.settings
+    before, blobs = stored(demo), blob_count(settings)
+    target = f"{ACHATS}/Fragments.pdf" if method in ("PUT", "LOCK") else f"{ACHATS}/"
+    reply = exchange(live_server, f"{method} {target} HTTP/1.1\r\nDepth: 0\r\n"
+                                  "Transfer-Encoding: chunked\r\n", BROKEN_CHUNKS)
+    assert reply.status == 400, reply.text
+    assert "découpage en fragments (chunked) est erroné" in reply.text
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
+
+
+AMBIGUOUS_LENGTHS = {
+    "two lengths": ("Content-Length: 3\r\nContent-Length: 4\r\n", b"abcd"),
+    "length and chunks": ("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+                          b"3\r\nabc\r\n0\r\n\r\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(AMBIGUOUS_LENGTHS))
+def test_a_body_of_ambiguous_length_is_refused(world, case):
+    """Where the body ends must be certain: a proxy in front that read it otherwise would
+    see another next request than the server (request smuggling)."""
+    live_server, demo, settings = world.server, world.db, world.settings
+    before, blobs = stored(demo), blob_count(settings)
+    headers, body = AMBIGUOUS_LENGTHS[case]
+    reply = exchange(live_server, f"PUT {ACHATS}/Longueur.pdf HTTP/1.1\r\n{headers}", body)
+    assert reply.status == 400, reply.text
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
+
+
+@pytest.mark.parametrize("destination", ["http://", "::::", "http://[", "fichier.pdf"])
+def test_a_destination_that_is_no_drive_path_is_a_bad_request(world, client, destination):
+    live_server, demo = world.server, world.db
+    before = stored(demo)
+    dav = client(live_server)
+    for method in ("MOVE", "COPY"):
+        reply = dav(method, f"{ACHATS}/{INVOICE}", headers={"Destination": destination})
+        assert reply.status == 400, (method, reply.status, reply.text)
+        assert "Destination invalide" in reply.text
+    assert stored(demo) == before
+
+
 # --- authentication ---------------------------------------------------------------------------
 
 BROKEN_CREDENTIALS = {

@@ -1,7 +1,7 @@
 """Connections of the cheroot server (davserver/server.py): on a kept-alive connection the
 worker that answered a request reads the client's next one itself when it comes at once, and
 never at the cost of another client (LingeringConnection); a response's head leaves with the
-first piece of its body (CoalescingRequest)."""
+first piece of its body (LiasseRequest)."""
 
 from __future__ import annotations
 
@@ -180,3 +180,26 @@ def test_an_upload_that_waits_for_100_continue_is_answered(serve):
                 break
             received += chunk
     assert received.startswith(b"HTTP/1.1 201 Created") and received.endswith(b"5 octets")
+
+
+@pytest.mark.parametrize("framing", [
+    b"Content-Length: 5\r\nContent-Length: 7\r\n\r\nbonjour",
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nbonjour\r\n0\r\n\r\n",
+], ids=["two lengths", "length and chunks"])
+def test_a_body_of_ambiguous_length_is_refused(serve, framing):
+    """Where a body ends must be certain, for the drive and the web app alike: a proxy in
+    front that read it otherwise would take its rest for another request than the server
+    does (request smuggling). The answer is a 400, and the connection is closed."""
+    port = serve(threads=2, app=shapes)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"PUT /upload HTTP/1.1\r\nHost: x\r\n" + framing)
+        received = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break  # closed by the server
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 Bad Request")
+    assert b"Requ\xeate invalide" in received  # ISO-8859-1, as cheroot writes it
+    assert b"201" not in received
