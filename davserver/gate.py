@@ -100,8 +100,9 @@ def destination_problem(environ: dict) -> str | None:
         parts = urlsplit(environ["HTTP_DESTINATION"])
     except ValueError:  # an unreadable URL ("http://[")
         return NOT_A_DESTINATION
-    if not parts.path.startswith("/"):  # "http://", "::::": WsgiDAV would fail on it
-        return NOT_A_DESTINATION
+    mount = environ.get("SCRIPT_NAME", "")
+    if not (parts.path == mount or parts.path.startswith(mount + "/")):
+        return NOT_A_DESTINATION  # "http://", "::::", "/ailleurs": not on the drive
     if "%2f" in parts.path.lower():
         return ENCODED_SLASH
     raw = unquote_to_bytes(parts.path).decode("latin-1")

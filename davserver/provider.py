@@ -65,7 +65,9 @@ class LiasseProvider(DAVProvider):
 
     # --- resolution -------------------------------------------------------------------
 
-    def get_resource_inst(self, path: str, environ: dict):
+    def get_resource_inst(self, path: str | None, environ: dict):
+        if path is None:  # WsgiDAV asks for the parent of the drive's root: there is none
+            return None
         segments = [normalize_segment(s) for s in path.split("/") if s]
         key = "/" + "/".join(segments)
         cache = environ.setdefault("liasse.resources", {})

@@ -21,7 +21,7 @@ from wsgidav.dav_error import (
     PRECONDITION_CODE_ProtectedProperty,
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
-from wsgidav.util import get_uri_name, get_uri_parent
+from wsgidav.util import get_uri_name, get_uri_parent, parse_if_header_dict
 
 from acl import documents
 from acl.blobs import DownloadStream
@@ -100,6 +100,9 @@ class DriveRoot(DAVCollection):
 
     def delete(self):
         raise DAVError(HTTP_FORBIDDEN, "La racine du lecteur ne peut pas être supprimée.")
+
+    def handle_delete(self):
+        self.delete()  # refused before WsgiDAV would try its members one by one
 
     def support_recursive_delete(self):
         return True
@@ -224,6 +227,24 @@ class _NodeMixin:
         return None
 
     # --- delete, move, copy -------------------------------------------------------------
+
+    def handle_delete(self):
+        """DELETE: everything below goes to the trash in one transaction, or nothing does.
+        Left to WsgiDAV, a folder with a document locked by someone else below would be
+        emptied of every other document, one by one, and then refused itself (RFC 4918
+        9.6.1 allows a partial delete; a standard folder, which can never be deleted, would
+        have been emptied)."""
+        self._require_write_subtree()
+        lock_manager = self.provider.lock_manager
+        if lock_manager is not None:
+            if "wsgidav.conditions.if" not in self.environ:
+                parse_if_header_dict(self.environ)
+            lock_manager.check_write_permission(  # 423, naming the locked documents
+                url=self.get_ref_url(), depth="infinity",
+                token_list=self.environ["wsgidav.ifLockTokenList"],
+                principal=self.environ["wsgidav.user_name"])
+        self.delete()
+        return True
 
     def delete(self):
         self._require_write_subtree()

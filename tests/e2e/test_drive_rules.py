@@ -230,6 +230,43 @@ def test_standard_folders_cannot_be_deleted_renamed_or_moved(live_server, demo, 
     assert dav("DELETE", live_server.dav(BAKERY, "Ventes", "Exercice 2026")).status == 204
 
 
+def test_a_delete_that_meets_a_locked_document_deletes_nothing(live_server, demo, client):
+    """Someone has a document open (locked) in a folder another user deletes: the delete is
+    refused with 423 and every other document stays where it was (WsgiDAV alone deletes
+    them one by one, then refuses the folder). The same for a standard folder, which is
+    never deleted: its documents are not emptied out of it."""
+    expert, secretaire = client(live_server, "expert"), client(live_server, "secretaire")
+    folder = live_server.dav(BAKERY, "Achats", "Lot de mars")
+    assert expert("MKCOL", folder).status == 201
+    names = ["Facture 1.pdf", "Facture 2.pdf", "Ouverte.docx"]
+    for name in names:
+        assert expert("PUT", f"{folder}/{quote(name)}", b"%PDF-1.4 " + name.encode()).status \
+            == 201
+    lock = secretaire("LOCK", f"{folder}/{quote('Ouverte.docx')}", LOCKINFO,
+                      headers={"Timeout": "Second-600"})
+    assert lock.status == 200, lock.text
+    before = tree_snapshot(demo)
+
+    refused = expert("DELETE", folder)
+    assert refused.status == 423, refused.text
+    achats = expert("DELETE", live_server.dav(BAKERY, "Achats"))
+    assert achats.status == 403 and "standard" in achats.text
+    assert tree_snapshot(demo) == before  # nothing went to the trash
+    assert [node_at(demo, BAKERY, "Achats", "Lot de mars", n) is not None for n in names] == \
+        [True] * 3
+
+    # Once the document is closed (unlocked), the folder goes to the trash whole.
+    assert secretaire("UNLOCK", f"{folder}/{quote('Ouverte.docx')}",
+                      headers={"Lock-Token": lock.headers["Lock-Token"]}).status == 204
+    assert expert("DELETE", folder).status == 204
+    assert node_at(demo, BAKERY, "Achats", "Lot de mars") is None
+    with demo.session() as session:
+        trashed = session.scalars(select(Node).where(Node.name == "Lot de mars")).one()
+        assert trashed.deleted_at is not None
+        inside = session.scalars(select(Node.name).where(Node.parent_id == trashed.id)).all()
+    assert sorted(inside) == names  # in the trash with its folder, restorable with it
+
+
 # --- protection date ---------------------------------------------------------------------------
 
 def test_documents_before_the_protection_date_are_read_only_for_everyone(live_server, demo,

@@ -377,7 +377,8 @@ def test_a_body_of_ambiguous_length_is_refused(world, case):
     assert blob_count(settings) == blobs and leftovers(settings) == []
 
 
-@pytest.mark.parametrize("destination", ["http://", "::::", "http://[", "fichier.pdf"])
+@pytest.mark.parametrize("destination", ["http://", "::::", "http://[", "fichier.pdf", "/",
+                                         "/ailleurs/fichier.pdf"])
 def test_a_destination_that_is_no_drive_path_is_a_bad_request(world, client, destination):
     live_server, demo = world.server, world.db
     before = stored(demo)
@@ -387,6 +388,21 @@ def test_a_destination_that_is_no_drive_path_is_a_bad_request(world, client, des
         assert reply.status == 400, (method, reply.status, reply.text)
         assert "Destination invalide" in reply.text
     assert stored(demo) == before
+
+
+def test_writes_on_the_drive_root_are_refused_not_failed(world, client):
+    """The root lists the companies; nothing is written there, and WsgiDAV's look for the
+    root's parent (there is none) is no server error."""
+    live_server, demo, settings = world.server, world.db, world.settings
+    before, blobs = stored(demo), blob_count(settings)
+    dav = client(live_server)
+    seen = {method: dav(method, "/dav/", b"x" if method == "PUT" else None).status
+            for method in ("PUT", "DELETE", "MKCOL")}
+    seen["MOVE"] = dav("MOVE", "/dav/", headers={
+        "Destination": live_server.base_url + f"{ACHATS}/racine"}).status
+    assert seen == {"PUT": 405, "DELETE": 403, "MKCOL": 405, "MOVE": 403}
+    assert stored(demo) == before
+    assert blob_count(settings) == blobs and leftovers(settings) == []
 
 
 # --- authentication ---------------------------------------------------------------------------
