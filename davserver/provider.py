@@ -37,7 +37,7 @@ from davserver.resources import (
     NodeCollection,
     _NodeMixin,
 )
-from davserver.transfer import UploadWriter, announced_length
+from davserver.transfer import UploadWriter, expected_length
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class LiasseProvider(DAVProvider):
         left = self.quota_left(company, replacing, lambda: documents.used_bytes(
             environ["liasse.session"], company.id))
         writer = UploadWriter(self.blobs.writer(), max_bytes=self.limits.max_upload_bytes,
-                              quota_left=left, expected=announced_length(environ))
+                              quota_left=left, expected=expected_length(environ))
         environ["liasse.upload"] = writer
         return writer
 

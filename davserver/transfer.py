@@ -21,6 +21,15 @@ def announced_length(environ: dict) -> int | None:
     return int(length)
 
 
+def expected_length(environ: dict) -> int | None:
+    """The length the body must have: its Content-Length or, for a chunked body, the length
+    macOS Finder announces in X-Expected-Entity-Length (None: not said)."""
+    if environ.get("wsgi.input_terminated"):
+        expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "")
+        return int(expected) if expected.isdigit() else None
+    return announced_length(environ)
+
+
 def check_size(size: int, *, max_bytes: int | None, quota_left: int | None) -> None:
     """Refuse a body of `size` bytes past the maximum size, or past what the company's quota
     leaves (None: no limit)."""
@@ -45,7 +54,7 @@ class UploadWriter:
         self._writer = writer
         self.max_bytes = max_bytes
         self.quota_left = quota_left
-        self.expected = expected  # the announced length, checked at `commit`
+        self.expected = expected  # `expected_length`, checked at `commit`
 
     def write(self, data: bytes) -> int:
         try:
@@ -65,8 +74,8 @@ class UploadWriter:
         """WsgiDAV closes before end_write; the blob is filed by `commit`."""
 
     def commit(self) -> tuple[str, int]:
-        """File the body, if it is whole: WsgiDAV ends an upload whose client went away
-        after part of the announced body as if it were complete."""
+        """File the body, if it has its announced length: WsgiDAV ends an upload whose
+        client went away after part of the body as if it were complete."""
         if self.expected is not None and self._writer.size != self.expected:
             self._writer.discard()
             raise DAVError(HTTP_BAD_REQUEST, INCOMPLETE_BODY)
