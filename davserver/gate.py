@@ -39,6 +39,7 @@ from acl.passwords import PasswordHasher
 from acl.policy import Principal
 from acl.principals import load_principal
 from config.names import InvalidName, check_segment
+from davserver.transfer import expected_length, header_number
 
 if TYPE_CHECKING:
     from davserver.fastpath import FastPath
@@ -250,15 +251,17 @@ class DriveGate:
                 == "infinity":
             return _finite_depth(start_response)
         length = environ.get("CONTENT_LENGTH") or ""
-        if length and not length.isdigit():
+        size = header_number(length) if length else None
+        if length and size is None:
             return _plain(start_response, "400 Bad Request", "En-tête Content-Length invalide.")
-        size = int(length) if length else None
+        expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH")  # Finder's, with chunks
+        if expected is not None and header_number(expected) is None:
+            return _plain(start_response, "400 Bad Request",
+                          "En-tête X-Expected-Entity-Length invalide.")
         if method in XML_METHODS:
             return self._check_xml_body(environ, start_response, size)
         if method == "PUT" and self.max_upload_bytes:
-            expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "")
-            announced = size if size is not None else (int(expected) if expected.isdigit()
-                                                       else None)
+            announced = expected_length(environ)
             if announced is not None and announced > self.max_upload_bytes:
                 return _plain(start_response, "413 Content Too Large",
                               f"Document trop volumineux : {self.max_upload_bytes // 2**20} "

@@ -13,20 +13,23 @@ HTTP_CONTENT_TOO_LARGE = 413
 INCOMPLETE_BODY = "Le corps de la requête est incomplet."
 
 
+def header_number(value: str) -> int | None:
+    """A header's non-negative number, or None (ASCII digits only: "²".isdigit() is true)."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def announced_length(environ: dict) -> int | None:
     """The body's length the request announced (None: chunked, or not said)."""
-    length = environ.get("CONTENT_LENGTH", "")
-    if environ.get("wsgi.input_terminated") or not length.isdigit():
+    if environ.get("wsgi.input_terminated"):
         return None
-    return int(length)
+    return header_number(environ.get("CONTENT_LENGTH", ""))
 
 
 def expected_length(environ: dict) -> int | None:
     """The length the body must have: its Content-Length or, for a chunked body, the length
     macOS Finder announces in X-Expected-Entity-Length (None: not said)."""
     if environ.get("wsgi.input_terminated"):
-        expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "")
-        return int(expected) if expected.isdigit() else None
+        return header_number(environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", ""))
     return announced_length(environ)
 
 

@@ -55,7 +55,7 @@ from acl.policy import Principal, folder_level, has_service, reaches
 from acl.principals import load_principal
 from acl.tree import standard_folders
 from config import dates
-from invoicing_web.forms import Form
+from invoicing_web.forms import Form, parse_id
 from invoicing_web.security import context, db_session, login_required, services
 
 bp = Blueprint("admin", __name__, url_prefix="/administration")
@@ -213,13 +213,6 @@ def _fresh_read_session():
     return db_session()
 
 
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text not in (None, "") else None
-    except ValueError:
-        return None
-
-
 def parse_day(form: Form, name: str, *, required: bool = False) -> date | None:
     """AAAA-MM-JJ (date field) or JJ/MM/AAAA (typed); an error next to the field."""
     text = form.get(name)
@@ -298,7 +291,7 @@ def companies_selection():
     p = g.principal
     form = Form.from_request("protection_date")
     action = request.form.get("action", "")
-    ids = [i for i in (_int(v) for v in request.form.getlist("ids")) if i is not None]
+    ids = [i for i in (parse_id(v) for v in request.form.getlist("ids")) if i is not None]
     allowed = sections(p).companies
     if not ids:
         form.error("ids", "Sélectionnez au moins une entreprise.")
@@ -431,7 +424,7 @@ def company_new():
                                           "fiscal_year_end": "31/12", "portfolio": first}))
     form = Form.from_request(*NEW_COMPANY_FIELDS)
     data = _company_input(form)
-    portfolio_id = _int(form.get("portfolio"))
+    portfolio_id = parse_id(form.get("portfolio"))
     if form.get("portfolio") and portfolio_id is None:
         form.error("portfolio", "Portefeuille introuvable.")
     if not form.ok:
@@ -626,7 +619,7 @@ def _render_users(error: str = "", status: int = 200):
     session, p = db_session(), g.principal
     people = accounts.visible_users(session, p)
     reachable = companies.visible_companies(session, p)
-    company_id = request.args.get("entreprise", type=int)
+    company_id = request.args.get("entreprise", type=parse_id)
     if company_id is not None:
         people = [u for u in people if u.company_id == company_id]
     pending = set(session.scalars(select(Invitation.user_id).where(
@@ -685,7 +678,8 @@ def user_new():
         with admin_transaction(svc.db, ctx) as tx:
             company = None
             if role.side == Side.COMPANY:
-                company_id = p.company_id if p.side == Side.COMPANY else _int(form.get("company"))
+                company_id = p.company_id if p.side == Side.COMPANY \
+                    else parse_id(form.get("company"))
                 company = companies.get_company(tx, p, company_id) if company_id else None
             created = accounts.create_user(tx, ctx, svc.hasher, login=form.get("login"),
                                            display_name=form.get("display_name"), role=role,
@@ -881,7 +875,7 @@ def _submitted_changes(session, company: Company, errors: dict[str, str]) -> lis
         user_text, _, key = rest.partition("|")
         if kind not in ("folder", "service") or not key:
             continue
-        user_id = _int(user_text)
+        user_id = parse_id(user_text)
         if user_id not in principals:
             user = session.get(User, user_id) if user_id is not None else None
             principals[user_id] = replace(load_principal(session, user), active=True) \
@@ -1053,7 +1047,7 @@ def _portfolio_act(portfolio_id: int, act: Callable[..., str], back: str | None 
 @login_required
 def portfolio_company(portfolio_id: int):
     present = request.form.get("present") == "1"
-    company_id = _int(request.form.get("company"))
+    company_id = parse_id(request.form.get("company"))
 
     def act(tx, ctx, target):
         if company_id is None:
@@ -1116,7 +1110,7 @@ def audit():
     since = parse_day(form, "since")
     until = parse_day(form, "until")
     reachable = companies.visible_companies(session, p)
-    company_id = _int(form.get("company"))
+    company_id = parse_id(form.get("company"))
     if form.get("company") and company_id not in {c.id for c in reachable}:
         form.error("company", "Entreprise introuvable.")
     if since and until and until < since:

@@ -16,6 +16,7 @@ from acl.errors import Refused
 from acl.passwords import PasswordHasher
 from config.settings import Settings
 from invoicing_web import admin, auth, dashboard, documents
+from invoicing_web.forms import IdConverter
 from invoicing_web.security import (
     Services,
     check_csrf,
@@ -64,6 +65,7 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
 
     app.add_template_filter(paris_time, "paris")
 
+    app.url_map.converters["int"] = IdConverter  # before the routes that use it
     for module in (auth, dashboard, documents, admin):
         app.register_blueprint(module.bp)
 

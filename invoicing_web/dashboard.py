@@ -9,6 +9,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, send_
 from acl import activity, companies
 from acl.cabinet import get_cabinet
 from acl.models import Side
+from invoicing_web.forms import parse_id
 from invoicing_web.security import db_session, login_required
 
 bp = Blueprint("dashboard", __name__)
@@ -60,7 +61,7 @@ def logo():
 @login_required
 def switch():
     """The company switcher ("Sélectionner un compte"): go to that company's documents."""
-    company_id = request.args.get("id", type=int)
+    company_id = request.args.get("id", type=parse_id)
     if company_id is None:
         return redirect(url_for("dashboard.home"))
     company = companies.get_company(db_session(), g.principal, company_id)

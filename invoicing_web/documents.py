@@ -36,7 +36,7 @@ from acl.blobs import CHUNK, DownloadStream
 from acl.documents import Location
 from acl.errors import InvalidInput, NotFound, Refused
 from acl.models import Side
-from invoicing_web.forms import Form
+from invoicing_web.forms import Form, parse_id
 from invoicing_web.security import db_session, login_required, services
 
 bp = Blueprint("documents", __name__)
@@ -87,7 +87,7 @@ def _wants_json() -> bool:
 
 
 def _selected_ids() -> list[int]:
-    return [int(v) for v in request.form.getlist("item") if v.isdigit()]
+    return [i for i in map(parse_id, request.form.getlist("item")) if i is not None]
 
 
 def _limits() -> library.UploadLimits:
@@ -363,8 +363,7 @@ def rename(node_id: int):
 
 
 def _destination_id(form: Form) -> int | None:
-    value = form.get("destination")
-    return int(value) if value.isdigit() else None
+    return parse_id(form.get("destination"))
 
 
 @bp.post("/element/<int:node_id>/deplacer")

@@ -5,6 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import request
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**63 - 1  # the largest value a database id column holds
+
+
+def parse_id(text: str | None) -> int | None:
+    """A database id sent by a form, or None: digits (ASCII: "²".isdigit() is true) of a
+    value an id column can hold (a larger one would fail in the database, not be absent)."""
+    if text is None or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in a route: a number no id column can hold is no page (404)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 @dataclass

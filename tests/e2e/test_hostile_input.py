@@ -377,16 +377,20 @@ def test_a_body_of_ambiguous_length_is_refused(world, case):
     assert blob_count(settings) == blobs and leftovers(settings) == []
 
 
-def test_a_chunked_body_shorter_than_finder_announced_is_refused(world):
+@pytest.mark.parametrize(("expected", "reason"), [
+    ("10", "incomplet"), ("\u00b2", "X-Expected-Entity-Length invalide"),  # "²".isdigit()
+    ("-4", "X-Expected-Entity-Length invalide")])
+def test_a_chunked_body_without_the_length_finder_announced_is_refused(world, expected,
+                                                                         reason):
     """Finder sends its uploads chunked, with their length in X-Expected-Entity-Length: a
     body that ends before it is not the document, and nothing is filed."""
     live_server, demo, settings = world.server, world.db, world.settings
     before, blobs = stored(demo), blob_count(settings)
     reply = exchange(live_server, f"PUT {ACHATS}/Finder.pdf HTTP/1.1\r\n"
-                                  "X-Expected-Entity-Length: 10\r\n"
+                                  f"X-Expected-Entity-Length: {expected}\r\n"
                                   "Transfer-Encoding: chunked\r\n", b"4\r\n%PDF\r\n0\r\n\r\n")
     assert reply.status == 400, reply.text
-    assert "incomplet" in reply.text
+    assert reason in reply.text
     assert stored(demo) == before
     assert blob_count(settings) == blobs and leftovers(settings) == []
 

@@ -191,6 +191,25 @@ def test_folders_come_first(visit, node_id):
 
 # --- deposits ---------------------------------------------------------------------------------
 
+TOO_BIG = str(2**63)  # no id column holds it: the database would fail, not find nothing
+
+
+def test_ids_no_database_can_hold_are_no_page_not_a_server_error(visit, node_id):
+    martin = visit("martin")
+    invoice = node_id("Achats", "Facture Moulin Giraud octobre.pdf")
+    for url in (f"/document/{TOO_BIG}", f"/telecharger/{TOO_BIG}",
+                f"/telecharger/{invoice}/version/{TOO_BIG}"):
+        assert martin.get(url).status_code == 404, url
+    assert martin.post(f"/element/{TOO_BIG}/renommer", {"name": "x.pdf"}).status_code == 404
+    for destination in (TOO_BIG, "\u00b2", "-1"):  # "²".isdigit() is true
+        moved = martin.post(f"/element/{invoice}/deplacer", {"destination": destination})
+        assert moved.status_code == 400, destination
+    zipped = martin.post(f"/dossier/{node_id('Achats')}/zip", {"item": [TOO_BIG, "\u00b2"]})
+    assert zipped.status_code == 400
+    assert martin.get(f"/entreprise?id={TOO_BIG}").status_code == 302  # back home
+    assert node_id("Achats", "Facture Moulin Giraud octobre.pdf") == invoice  # not moved
+
+
 def test_upload_several_then_overwrite_keeps_the_previous_version(visit, node_id):
     secretaire = visit("secretaire")
     achats = node_id("Achats")
