@@ -243,11 +243,15 @@ class _NodeMixin:
                 url=self.get_ref_url(), depth="infinity",
                 token_list=self.environ["wsgidav.ifLockTokenList"],
                 principal=self.environ["wsgidav.user_name"])
-        self.delete()
+        self._trash()
         return True
 
     def delete(self):
+        """WsgiDAV's own deletes (a destination overwritten by MOVE or COPY)."""
         self._require_write_subtree()
+        self._trash()
+
+    def _trash(self) -> None:
         with self.provider.db.transaction() as tx:
             location = self.provider.relocate(tx, self.location)
             documents.trash(tx, location, _ctx(self.environ)[1].id)
