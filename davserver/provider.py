@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_PRECONDITION_FAILED, DAVError
 from wsgidav.dav_provider import DAVProvider
 from wsgidav.util import get_uri_name, get_uri_parent
 
@@ -257,11 +257,24 @@ class LiasseProvider(DAVProvider):
             answer = propfind.handle(self, environ, start_response)
             if answer is not None:
                 return answer
+        if method in ("PUT", "MKCOL", "LOCK") and "HTTP_IF_MATCH" in environ:
+            self._check_if_match_on_missing(environ)
         if method in ("MOVE", "COPY"):
             self._check_copy_move(environ, method)
         elif method == "LOCK":
             self._check_lock(environ)
         return default_handler(environ, start_response)
+
+    def _check_if_match_on_missing(self, environ: dict) -> None:
+        """RFC 9110 13.1.1: If-Match is false when there is no current representation.
+        WsgiDAV skips the conditions of a missing target, so a client updating a document
+        someone deleted meanwhile would create it again unknowingly. (Where the request
+        would fail anyway, a missing folder above it, it fails as it would: RFC 9110 13.2.1.)"""
+        path = environ["PATH_INFO"]
+        if self.get_resource_inst(path, environ) is None and isinstance(
+                self.get_resource_inst(get_uri_parent(path), environ), NodeCollection):
+            raise DAVError(HTTP_PRECONDITION_FAILED,
+                           "Le document n'existe plus : il a été supprimé ou déplacé.")
 
     def _check_lock(self, environ: dict) -> None:
         """A lock stops everyone else's writes: only who may write the target takes one.

@@ -267,6 +267,27 @@ def test_a_delete_that_meets_a_locked_document_deletes_nothing(live_server, demo
     assert sorted(inside) == names  # in the trash with its folder, restorable with it
 
 
+def test_an_update_of_a_document_deleted_meanwhile_does_not_recreate_it(live_server, demo,
+                                                                         client):
+    """A client that writes with If-Match (the ETag it read) over a document someone else
+    deleted meanwhile is told so (412), instead of creating it again unknowingly."""
+    expert, secretaire = client(live_server, "expert"), client(live_server, "secretaire")
+    url = live_server.dav(BAKERY, "Achats", "Partagé.pdf")
+    assert expert("PUT", url, b"%PDF-1.4 v1").status == 201
+    etag = expert("HEAD", url).headers["ETag"]
+    assert secretaire("DELETE", url).status == 204
+    refused = expert("PUT", url, b"%PDF-1.4 v2", headers={"If-Match": etag})
+    assert refused.status == 412, refused.text
+    assert node_at(demo, BAKERY, "Achats", "Partagé.pdf") is None
+    # Without the condition, or while it still exists, the write goes through.
+    assert expert("PUT", url, b"%PDF-1.4 v2").status == 201
+    etag = expert("HEAD", url).headers["ETag"]
+    assert expert("PUT", url, b"%PDF-1.4 v3", headers={"If-Match": etag}).status == 204
+    # Where the request fails anyway (no such folder), it fails as it would.
+    missing = live_server.dav(BAKERY, "Achats", "Absent", "x.pdf")
+    assert expert("PUT", missing, b"x", headers={"If-Match": etag}).status == 409
+
+
 # --- protection date ---------------------------------------------------------------------------
 
 def test_documents_before_the_protection_date_are_read_only_for_everyone(live_server, demo,
