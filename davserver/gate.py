@@ -362,14 +362,15 @@ class _ChunkedBody:
         return getattr(self._body, "closed", True)
 
     def read(self, *args) -> bytes:
-        try:
-            return self._body.read(*args)
-        except ValueError:
-            raise DAVError(HTTP_BAD_REQUEST, BROKEN_CHUNKS) from None
+        return self._framed(self._body.read, *args)
 
     def readline(self, *args) -> bytes:
+        return self._framed(self._body.readline, *args)
+
+    @staticmethod
+    def _framed(reading: Callable[..., bytes], *args) -> bytes:
         try:
-            return self._body.readline(*args)
+            return reading(*args)
         except ValueError:
             raise DAVError(HTTP_BAD_REQUEST, BROKEN_CHUNKS) from None
 

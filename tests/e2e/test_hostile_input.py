@@ -251,12 +251,16 @@ def send_raw(server, method: str, path: str, body: bytes, *, chunked: bool,
                 sock.sendall(piece)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered before taking the whole body
-        response = http.client.HTTPResponse(sock, method=method)
-        try:
-            response.begin()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            response.close()
+        return read_answer(sock, method)
+
+
+def read_answer(sock: socket.socket, method: str) -> Reply:
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        response.close()
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
@@ -333,12 +337,7 @@ def exchange(server, head: str, body: bytes) -> Reply:
            f"{headers}\r\n").encode("latin-1") + body
     with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
         sock.sendall(raw)
-        response = http.client.HTTPResponse(sock, method=request_line.split()[0])
-        try:
-            response.begin()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            response.close()
+        return read_answer(sock, request_line.split()[0])
 
 
 BROKEN_CHUNKS = b"zz\r\nabc\r\n0\r\n\r\n"  # "zz" is no chunk size

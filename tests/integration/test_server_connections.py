@@ -52,6 +52,19 @@ def ask(connection: http.client.HTTPConnection) -> str:
     return answer.read().decode()
 
 
+def receive(sock: socket.socket, enough) -> bytes:
+    """What the server sends, until `enough(received)` or it closes the connection
+    (bounded: 30 s)."""
+    received = b""
+    deadline = time.monotonic() + 30
+    while not enough(received) and time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 def test_back_to_back_requests_stay_with_the_worker_that_answered(serve):
     port = serve(threads=2)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -88,13 +101,7 @@ def test_requests_sent_together_are_all_answered(serve):
     port = serve(threads=2)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
-        received = b""
-        deadline = time.monotonic() + 30
-        while received.count(b"HTTP/1.1 200 OK") < 3 and time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += chunk
+        received = receive(sock, lambda r: r.count(b"HTTP/1.1 200 OK") >= 3)
     assert received.count(b"HTTP/1.1 200 OK") == 3
 
 
@@ -141,10 +148,7 @@ def test_a_response_leaves_in_one_write(serve, monkeypatch):
                                 (b"GET /small", b"x" * 1000)]:  # kept alive
             writes.clear()
             sock.sendall(request + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-            received = b""
-            deadline = time.monotonic() + 30
-            while not received.endswith(ending) and time.monotonic() < deadline:
-                received += sock.recv(65536)
+            received = receive(sock, lambda r, ending=ending: r.endswith(ending))
             assert received.startswith(b"HTTP/1.1 2")
             assert writes == [received]
 
@@ -172,13 +176,7 @@ def test_an_upload_that_waits_for_100_continue_is_answered(serve):
                      b"Expect: 100-continue\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(b"bonjour"[:5])
-        received = b""
-        deadline = time.monotonic() + 30
-        while b"5 octets" not in received and time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += chunk
+        received = receive(sock, lambda r: b"5 octets" in r)
     assert received.startswith(b"HTTP/1.1 201 Created") and received.endswith(b"5 octets")
 
 
@@ -193,13 +191,7 @@ def test_a_body_of_ambiguous_length_is_refused(serve, framing):
     port = serve(threads=2, app=shapes)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(b"PUT /upload HTTP/1.1\r\nHost: x\r\n" + framing)
-        received = b""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break  # closed by the server
-            received += chunk
+        received = receive(sock, lambda r: False)  # until the server closes
     assert received.startswith(b"HTTP/1.1 400 Bad Request")
     assert b"Requ\xeate invalide" in received  # ISO-8859-1, as cheroot writes it
     assert b"201" not in received
