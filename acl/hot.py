@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -151,13 +151,11 @@ class HotQueries:
                 raise
 
     @contextmanager
-    def transaction(self, before_commit: Callable[[], object] | None = None
-                    ) -> Iterator[Run]:
+    def transaction(self) -> Iterator[Run]:
         """A write transaction on this thread's connection, committed if the block ends
         normally: yields `run(statement, parameters)` for statements written with
         SQLAlchemy (`acl.documents.deposit`'s), each compiled once for the engine. On
-        SQLite it takes the write lock at once, as `Database.transaction` does.
-        `before_commit` is called last before COMMIT; if it raises, nothing is committed."""
+        SQLite it takes the write lock at once, as `Database.transaction` does."""
         with self.connection() as connection:
             cursor = connection.cursor()
             try:
@@ -165,8 +163,6 @@ class HotQueries:
                 try:
                     yield lambda statement, params: self._compiled(statement).all(
                         connection, params)
-                    if before_commit is not None:
-                        before_commit()
                     cursor.execute("COMMIT")
                 except BaseException:
                     cursor.execute("ROLLBACK")  # if this fails too, the connection goes

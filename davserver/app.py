@@ -27,7 +27,7 @@ def lock_storage(settings: Settings) -> dict:
         return {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
                 "kwargs": {"host": url.hostname or "127.0.0.1", "port": url.port or 6379,
                            "db": int(url.path.strip("/") or 0), "password": url.password}}
-    return {"class": "wsgidav.lock_man.lock_storage.LockStorageShelve",
+    return {"class": "davserver.locks.ShelveLockStorage",
             "kwargs": {"storage_path": str(settings.data_dir / "locks.shelve")}}
 
 

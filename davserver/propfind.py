@@ -25,6 +25,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from acl.models import Company
+from davserver.locks import holds_no_lock
 from davserver.resources import LIASSE_NS, RECEIPT_PROPS, NodeCollection
 
 RECEIPT_TAGS = tuple((prop, prop.split("}", 1)[1]) for prop in RECEIPT_PROPS)
@@ -253,7 +254,7 @@ class ListingCache:
 def locks_below(provider, ref_url: str) -> set[str]:
     """URLs (no trailing slash) of the locks on the folder at `ref_url` or below it."""
     lm = provider.lock_manager
-    if lm is None:
+    if holds_no_lock(lm):
         return set()
     return {lock["root"].rstrip("/") for lock in lm.get_url_lock_list(ref_url, recursive=True)}
 

@@ -155,17 +155,14 @@ class LiasseProvider(DAVProvider):
         return Location(company, nodes)
 
     def deposit(self, environ: dict, parent: Location, name: str, sha256: str,
-                size: int, *, before_commit: Callable[[], object] | None = None
-                ) -> Location:
+                size: int) -> Location:
         """File a stored body as the document `name` of `parent`: a new document, or a new
         version of the one there now (`acl.documents.deposit`, in one transaction on the
-        thread's plain connection, `acl.hot`). Returns the document's location.
-        `before_commit`: waits until the body is committed to the blob store, when that
-        runs meanwhile (`BlobWriter.commit_in_background`)."""
+        thread's plain connection, `acl.hot`). Returns the document's location."""
         ids = {f"id_{i}": node.id for i, node in enumerate(parent.nodes)}
         for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
             try:                # then this body becomes its new version
-                with self.hot.transaction(before_commit) as run:
+                with self.hot.transaction() as run:
                     # The path's nodes were resolved for this request, before this
                     # transaction (only names and ids are read from them): still live?
                     if run(documents.count_live(len(ids)), ids)[0][0] != len(ids):

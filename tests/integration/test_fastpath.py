@@ -170,12 +170,49 @@ def test_what_put_cannot_take_goes_to_wsgidav(drive, path, user, extra):
     assert answers == [None] and status[0] == "4"
 
 
+LOCK = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+        b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>")
+
+
+def lock_token(drive: InProcessDrive) -> str:
+    return dict(drive.headers)["Lock-Token"]
+
+
 def test_put_on_a_locked_document_goes_to_wsgidav(drive):
-    lock = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
-            b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>")
-    assert drive("LOCK", DOC, lock, user="secretaire")[0].startswith("200")
+    assert drive("LOCK", DOC, LOCK, user="secretaire")[0].startswith("200")
     assert drive("PUT", DOC, b"%PDF-1.4 other", user="expert")[0].startswith("423")
     assert drive("GET", DOC, user="expert")[1] == BODY
+
+
+def test_once_unlocked_a_document_takes_uploads_again(drive):
+    """The lock storage says at once that it holds no lock (davserver/locks.py): set by a
+    LOCK, it must follow the UNLOCK, and a lock on a folder covers what is below it."""
+    assert drive("LOCK", DOC, LOCK, user="secretaire")[0].startswith("200")
+    token = lock_token(drive)
+    assert drive("UNLOCK", DOC, user="secretaire", lock_token=token)[0].startswith("204")
+    wsgidav = drive.app.app
+    without_wsgidav(drive)  # the fast path takes it: no lock left
+    assert drive("PUT", DOC, b"%PDF-1.4 after", user="expert")[0].startswith("204")
+    drive.app.app = wsgidav
+    folder = DOC.rsplit("/", 1)[0]
+    assert drive("LOCK", folder, LOCK, user="secretaire", depth="infinity")[0] \
+        .startswith("200")
+    assert drive("PUT", DOC, b"%PDF-1.4 again", user="expert")[0].startswith("423")
+    assert drive("GET", DOC, user="expert")[1] == b"%PDF-1.4 after"
+
+
+def test_a_lock_kept_over_a_restart_still_stops_other_writers(drive, demo, settings, hasher,
+                                                              demo_password):
+    assert drive("LOCK", DOC, LOCK, user="secretaire", timeout="Second-3600")[0] \
+        .startswith("200")
+    drive.app.fast.provider.lock_manager.storage.close()  # the server stops
+    restarted = InProcessDrive(build_drive(settings, demo, hasher), demo_password)
+    try:
+        restarted("HEAD", DOC, user="expert")  # the company is known: the fast path decides
+        assert restarted("PUT", DOC, b"%PDF-1.4 other", user="expert")[0].startswith("423")
+        assert restarted("GET", DOC, user="expert")[1] == BODY
+    finally:
+        restarted.app.fast.provider.lock_manager.storage.close()
 
 
 def test_incomplete_put_stores_nothing(drive, demo):
