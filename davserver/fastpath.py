@@ -182,9 +182,13 @@ class FastPath:
                            lambda: self.hot.used_bytes(connection, company.id)))
         except DAVError as error:
             return util.send_status_response(environ, start_response, error)
-        writer = self.provider.blobs.writer()
         try:
             with disk_full_refused():  # 507, as for a quota
+                writer = self.provider.blobs.writer()
+        except DAVError as error:
+            return util.send_status_response(environ, start_response, error)
+        try:
+            with disk_full_refused():
                 remaining = length
                 stream = environ["wsgi.input"]
                 while remaining:

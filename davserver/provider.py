@@ -37,7 +37,7 @@ from davserver.resources import (
     NodeCollection,
     _NodeMixin,
 )
-from davserver.transfer import UploadWriter, expected_length
+from davserver.transfer import UploadWriter, disk_full_refused, expected_length
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,9 @@ class LiasseProvider(DAVProvider):
     def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
         left = self.quota_left(company, replacing, lambda: documents.used_bytes(
             environ["liasse.session"], company.id))
-        writer = UploadWriter(self.blobs.writer(), max_bytes=self.limits.max_upload_bytes,
+        with disk_full_refused():  # no file can be made: 507, as for a quota
+            blob = self.blobs.writer()
+        writer = UploadWriter(blob, max_bytes=self.limits.max_upload_bytes,
                               quota_left=left, expected=expected_length(environ))
         environ["liasse.upload"] = writer
         return writer

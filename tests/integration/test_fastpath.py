@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from support.wsgi import InProcessDrive
 
-from acl.blobs import BlobWriter
+from acl.blobs import BlobStore, BlobWriter
 from acl.models import Download, Event, Node, NodeVersion
 from davserver.app import build_drive
 
@@ -225,16 +225,16 @@ def test_incomplete_put_stores_nothing(drive, demo):
 
 
 @pytest.mark.parametrize("through", ["fast path", "WsgiDAV"])
-@pytest.mark.parametrize("failing", ["fsync", "write"])
+@pytest.mark.parametrize("failing", ["create", "write", "fsync"])
 @pytest.mark.parametrize("failure, expected", [
     (errno.ENOSPC, "507"),  # the disk is full: the client is told, as for a quota
     (errno.EIO, "500"),     # the disk fails: a server error
 ])
 def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monkeypatch,
                                                        through, failing, failure, expected):
-    """A body the disk refuses, while it is written or made durable (on the fast path, its
-    fsync runs while the deposit's statements do): the deposit is rolled back, and there is
-    no document, no event, no blob, no temporary file left."""
+    """A body the disk refuses, as its file is made (no spare file left, no inode free),
+    while it is written, or made durable: there is no document, no event, no blob, no
+    temporary file left."""
     drive("HEAD", DOC, user="secretaire")
     if through == "fast path":
         without_wsgidav(drive)
@@ -245,7 +245,9 @@ def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monke
     def fail(*args):
         raise OSError(failure, os.strerror(failure))
 
-    if failing == "fsync":
+    if failing == "create":
+        monkeypatch.setattr(BlobStore, "temporary_file", fail)
+    elif failing == "fsync":
         monkeypatch.setattr("acl.blobs.os.fsync", fail)
     else:
         monkeypatch.setattr(BlobWriter, "write", fail)
