@@ -171,7 +171,7 @@ def find_company(session: Session, principal: Principal, ref: str) -> Company:
     compact = ref.replace(" ", "")
     conditions = [func.lower(Company.name) == ref.lower(),
                   func.lower(Company.folder_name) == ref.lower()]
-    if compact.isdigit():
+    if compact.isascii() and compact.isdigit():  # not "²", which isdigit() accepts
         conditions.append(Company.siren == compact)
         if len(compact) < 9:
             conditions.append(Company.id == int(compact))

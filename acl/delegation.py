@@ -183,6 +183,13 @@ def may_read_audit(actor: Principal) -> Decision:
     return _deny("Le journal d'audit est réservé au correspondant et aux associés.")
 
 
+def may_read_outbox(actor: Principal) -> Decision:
+    """The mails sent or waiting: as the audit log (they name addressees and subjects)."""
+    if may_read_audit(actor):
+        return ALLOW
+    return _deny("La file d'envoi des e-mails est réservée au correspondant et aux associés.")
+
+
 def may_edit_cabinet(actor: Principal) -> Decision:
     if actor.active and actor.role == Role.CORRESPONDANT:
         return ALLOW

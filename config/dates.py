@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # what a document's or an act's date can be
+
 
 def parse_day(text: str) -> date:
-    """The date in `text`; ValueError when it is not one."""
+    """The date in `text`; ValueError when it is not one, or its year is outside
+    FIRST_YEAR..LAST_YEAR (0001-01-01 or a year of 20 digits is a typing slip)."""
     text = text.strip()
-    if "/" in text:
-        day, month, year = (int(p) for p in text.split("/"))
-        return date(year, month, day)
-    return date.fromisoformat(text)
+    try:
+        if "/" in text:
+            day, month, year = (int(p) for p in text.split("/"))
+            parsed = date(year, month, day)
+        else:
+            parsed = date.fromisoformat(text)
+    except OverflowError:
+        raise ValueError(f"not a date: {text!r}") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"year out of range: {text!r}")
+    return parsed

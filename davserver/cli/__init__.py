@@ -14,7 +14,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from acl.errors import Refused
 from config.settings import SettingsError
@@ -74,9 +74,23 @@ def _log_unexpected(args: argparse.Namespace) -> Path:
         return Path("(journal impossible à écrire)")
 
 
+def _unreadable(argv: list[str]) -> str | None:
+    """The first argument that is not UTF-8 text (Python hands such bytes over as lone
+    surrogates, which no text column, file name or password can hold), shown readably."""
+    for arg in argv:
+        if any("\udc80" <= c <= "\udcff" for c in arg):
+            return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    unreadable = _unreadable(argv)
+    if unreadable is not None:
+        parser.error(f"argument illisible « {unreadable} » : les arguments doivent être du "
+                     "texte UTF-8")
     args = parser.parse_args(argv)
     try:
         if getattr(args, "needs_runtime", True):
@@ -99,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     except OperationalError as exc:
         print(f"liasse : base de données inaccessible ({exc.orig}).", file=sys.stderr)
+        return EXIT_REFUSED
+    except DatabaseError as exc:  # not a database, or a damaged one
+        print(f"liasse : la base de données est illisible : fichier endommagé ou qui n'est pas "
+              f"une base Liasse ({exc.orig}).", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
         print("liasse : interrompu.", file=sys.stderr)

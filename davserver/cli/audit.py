@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from acl import companies, delegation
 from acl.audit import query_entries, require
-from davserver.cli.runtime import Runtime, parse_date, print_table
+from davserver.cli.runtime import Runtime, parse_date, parse_limit, print_table
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     audit.add_argument("--since", type=parse_date, metavar="DATE", help="à partir de ce jour")
     audit.add_argument("--until", type=parse_date, metavar="DATE", help="jusqu'à ce jour inclus")
     audit.add_argument("--refused", action="store_true", help="seulement les refus")
-    audit.add_argument("--limit", type=int, default=200)
+    audit.add_argument("--limit", type=parse_limit, default=200, metavar="NOMBRE")
     audit.set_defaults(handler=show_audit)
 
 
@@ -40,7 +40,7 @@ def show_audit(rt: Runtime, args: argparse.Namespace) -> int:
             s, ctx.principal, actor=args.actor, action=args.action, company_id=company_id,
             since=_start_of(args.since) if args.since else None,
             until=_start_of(args.until + timedelta(days=1)) if args.until else None,
-            outcome="refused" if args.refused else None, limit=max(1, args.limit))
+            outcome="refused" if args.refused else None, limit=args.limit)
         print_table(["Date", "Acteur", "Adresse", "Acte", "Cible", "Résultat", "Détail"],
                     [[e.at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S"), e.actor_login,
                       e.address, e.action, e.target, "refusé" if e.outcome == "refused" else "ok",

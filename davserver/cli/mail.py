@@ -10,7 +10,7 @@ from sqlalchemy import select
 from acl import delegation
 from acl.audit import require
 from acl.models import OutboxMessage
-from davserver.cli.runtime import Runtime, print_table
+from davserver.cli.runtime import Runtime, parse_limit, print_table
 
 PARIS = ZoneInfo("Europe/Paris")
 STATUS = {"pending": "en attente", "sending": "en cours", "sent": "envoyé",
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     osub = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
     lst = osub.add_parser("list", help="liste les e-mails (les plus récents d'abord)")
     lst.add_argument("--status", choices=sorted(STATUS), help="seulement cet état")
-    lst.add_argument("--limit", type=int, default=100)
+    lst.add_argument("--limit", type=parse_limit, default=100, metavar="NOMBRE")
     lst.set_defaults(handler=list_outbox)
 
 
@@ -33,8 +33,8 @@ def _when(value) -> str:
 def list_outbox(rt: Runtime, args: argparse.Namespace) -> int:
     with rt.db.session() as s:
         ctx = rt.context(s)
-        require(delegation.may_read_audit(ctx.principal), action="outbox.read")
-        stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(max(1, args.limit))
+        require(delegation.may_read_outbox(ctx.principal), action="outbox.read")
+        stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(args.limit)
         if args.status:
             stmt = stmt.where(OutboxMessage.status == args.status)
         rows = [[str(m.id), _when(m.created_at), m.recipient, m.subject[:60],

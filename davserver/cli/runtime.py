@@ -13,6 +13,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
+from alembic.util.exc import CommandError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,7 +46,12 @@ def open_database(settings: Settings) -> Database:
     engine = make_engine(settings.database.url, password=settings.database.password,
                          busy_timeout_ms=settings.database.busy_timeout_ms,
                          connections=settings.server.threads + 4)
-    upgrade_schema(engine)
+    try:
+        upgrade_schema(engine)
+    except CommandError:  # a revision this version does not know
+        engine.dispose()
+        raise Refused("La base de données a été mise à jour par une version plus récente de "
+                      "Liasse, ou n'est pas une base Liasse : mettez Liasse à jour.") from None
     return Database(engine)
 
 
@@ -71,7 +77,9 @@ class Runtime:
 
     def context(self, session) -> Context:
         """The acting user: `--as LOGIN`, else the cabinet's correspondant."""
-        if self.acting_login:
+        if self.acting_login is not None:
+            if not self.acting_login.strip():
+                raise Refused("L'option --as attend l'identifiant d'un compte.")
             user = session.scalars(
                 select(User).where(User.login == self.acting_login.strip().lower())
             ).one_or_none()
@@ -106,7 +114,10 @@ def read_password(args: argparse.Namespace, prompt: str = "Mot de passe : ") -> 
         if getpass.getpass("Confirmation : ") != first:
             raise Refused("Les deux saisies du mot de passe diffèrent.")
         return first
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise Refused("Le mot de passe reçu n'est pas du texte UTF-8.") from None
     if not line:
         raise Refused("Aucun mot de passe reçu sur l'entrée standard.")
     return line.rstrip("\r\n")
@@ -119,6 +130,28 @@ def parse_date(text: str) -> date:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"date invalide « {text.strip()} » (JJ/MM/AAAA ou AAAA-MM-JJ)") from None
+
+
+MAX_ID = 2**63 - 1  # the database's integers
+
+
+def _whole(text: str, highest: int, refusal: str) -> int:
+    """`text` as a whole number from 1 to `highest` in ASCII digits (not "²", which
+    isdigit() accepts), else the argparse refusal (a usage error)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= highest:
+        raise argparse.ArgumentTypeError(refusal.format(text))
+    return int(text)
+
+
+def parse_number(text: str) -> int:
+    """A number as printed by a listing (argparse type)."""
+    return _whole(text, MAX_ID, "numéro invalide « {} »")
+
+
+def parse_limit(text: str) -> int:
+    """How many lines to show (argparse type)."""
+    return _whole(text, 100_000, "nombre invalide « {} » (de 1 à 100000)")
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

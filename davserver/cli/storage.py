@@ -15,7 +15,7 @@ from acl.companies import find_company, visible_companies
 from acl.db import utcnow
 from acl.errors import NotFound
 from acl.models import User
-from davserver.cli.runtime import Runtime, print_table
+from davserver.cli.runtime import Runtime, parse_number, print_table
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--company", help="seulement cette entreprise (SIREN ou nom)")
     lst.set_defaults(handler=list_trash)
     restore = tsub.add_parser("restore", help="remet un élément de la corbeille à sa place")
-    restore.add_argument("ids", nargs="+", type=int, metavar="NUMÉRO",
+    restore.add_argument("ids", nargs="+", type=parse_number, metavar="NUMÉRO",
                          help="numéro donné par « liasse trash list »")
     restore.set_defaults(handler=restore_trash)
     purge = tsub.add_parser("purge", help="oublie les éléments plus vieux que trash_days")
@@ -60,15 +60,19 @@ def list_trash(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def restore_trash(rt: Runtime, args: argparse.Namespace) -> int:
+    """All the numbers given, or none (in one transaction; each number once)."""
     with rt.db.session() as s:
         ctx = rt.context(s)
-    for node_id in args.ids:
-        with rt.db.transaction() as s:
+    paths = []
+    with rt.db.transaction() as s:
+        for node_id in dict.fromkeys(args.ids):
             try:
-                restored = library.restore(s, ctx.principal, node_id)
+                paths.append(library.restore(s, ctx.principal, node_id).path)
             except NotFound:
-                raise NotFound(f"Aucun élément n°{node_id} dans la corbeille.") from None
-            print(f"Restauré : {restored.path}")
+                raise NotFound(f"Aucun élément n°{node_id} dans la corbeille ; rien n'a été "
+                               "restauré.") from None
+    for path in paths:
+        print(f"Restauré : {path}")
     return 0
 
 

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from stdnum import luhn
+from support.world import write_settings
 
 from acl.models import AuditEntry, Company, Role, User
 from acl.tree import standard_folders
@@ -157,7 +159,7 @@ def test_help_of_every_command(path, capsys):
     (["frobnicate"], "argument COMMANDE : choix invalide : 'frobnicate'"),
     (["user", "add", "x", "--name", "X", "--role", "chef"], "rôle inconnu « chef »"),
     (["company", "list", "--bogus"], "arguments non reconnus : --bogus"),
-    (["audit", "--limit", "beaucoup"], "valeur invalide : 'beaucoup'"),
+    (["audit", "--limit", "beaucoup"], "nombre invalide « beaucoup »"),
 ], ids=["missing-siren", "bad-date", "unknown-command", "unknown-role", "unknown-option",
         "bad-integer"])
 def test_usage_error_prints_one_french_sentence_and_the_usage(argv, message, capsys):
@@ -723,3 +725,106 @@ def test_concurrent_commands_leave_no_half_user_or_company(demo, settings):
         orphans = s.scalars(select(User.login).where(
             User.login.in_(["jumelle0", "jumelle1"]))).all()
         assert len(orphans) == 1  # the losing twin's interlocuteur does not exist
+
+
+# --- hostile input: each a sentence, never a traceback -----------------------------------
+
+def assert_usage_error(result: tuple[int, str, str], text: str) -> None:
+    code, out, err = result
+    assert code == 2 and out == "", (code, out, err)
+    assert text in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["company", "protect", "Boulangerie Martin", "--date", "1/1/99999999999999999999"],
+    ["company", "protect", "Boulangerie Martin", "--date", "0001-01-01"],
+    ["company", "add", "Nouvelle", "--siren", siren(40404041), "--protection-date",
+     "31/12/9999"],
+    ["audit", "--since", "0001-01-01"],
+    ["audit", "--until", "9999-12-31"],
+])
+def test_a_date_no_one_means_is_a_usage_error(demo_cli, argv):
+    assert_usage_error(demo_cli(*argv), "date invalide")
+
+
+def test_a_protection_date_of_this_century_is_taken(demo_cli):
+    demo_cli.ok("company", "protect", "Boulangerie Martin", "--date", "31/12/1999")
+
+
+@pytest.mark.parametrize("argv", [
+    ["company", "show", "\udcff"],
+    ["--as", "\udcff\udcfe", "company", "list"],
+    ["company", "add", "Soci\udce9t\udce9", "--siren", siren(40404042)],
+])
+def test_arguments_that_are_not_utf8_are_a_usage_error(demo_cli, demo, argv):
+    """Bytes that are not UTF-8 (a script in Latin-1, a copied name) reach Python as lone
+    surrogates: refused before any database work, the argument shown readably."""
+    before = companies(demo)
+    assert_usage_error(demo_cli(*argv), "les arguments doivent être du texte UTF-8")
+    assert companies(demo) == before
+
+
+def companies(db) -> list[str]:
+    with db.session() as s:
+        return sorted(s.scalars(select(Company.name)))
+
+
+def test_a_password_on_stdin_that_is_not_utf8_is_refused(demo_cli, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Mot\xffdepasse-2026!\n"),
+                                                       encoding="utf-8"))
+    code, _, err = demo_cli("user", "passwd", "secretaire", "--password-stdin")
+    assert code == 1 and err == "liasse : Le mot de passe reçu n'est pas du texte UTF-8.\n"
+
+
+@pytest.mark.parametrize("ref", ["²", "١٢٣"])  # a superscript, Arabic-Indic digits
+def test_a_company_reference_of_unicode_digits_is_not_found(demo_cli, ref):
+    assert demo_cli.refused("company", "show", ref) == \
+        f"liasse : Entreprise introuvable : « {ref} ».\n"
+
+
+@pytest.mark.parametrize("argv", [["audit", "--limit", "9223372036854775808"],
+                                  ["audit", "--limit", "0"],
+                                  ["outbox", "list", "--limit", "-1"],
+                                  ["outbox", "list", "--limit", "1e9"]])
+def test_a_limit_out_of_range_is_a_usage_error(demo_cli, argv):
+    assert_usage_error(demo_cli(*argv), f"nombre invalide « {argv[-1]} » (de 1 à 100000)")
+
+
+def test_the_outbox_refusal_names_the_outbox(demo_cli):
+    assert demo_cli.refused("--as", "assistant", "outbox", "list") == (
+        "liasse : La file d'envoi des e-mails est réservée au correspondant et aux "
+        "associés.\n")
+
+
+def test_acting_as_nobody_is_refused(demo_cli):
+    """`--as ""` (an unset shell variable) acted as the correspondant."""
+    assert demo_cli.refused("--as", "", "user", "disable", "secretaire") == \
+        "liasse : L'option --as attend l'identifiant d'un compte.\n"
+    assert row_of(demo_cli.ok("user", "list"), "secretaire").endswith("actif")
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path) -> Path:
+    """Settings of a SQLite database at tmp_path/liasse.db (made by the test)."""
+    return write_settings(tmp_path, f"sqlite:///{tmp_path / 'liasse.db'}")
+
+
+def test_a_file_that_is_not_a_database_is_named_as_such(sqlite_settings, capsys, monkeypatch):
+    (sqlite_settings.parent / "liasse.db").write_bytes(b"PK\x03\x04 not a database" * 100)
+    code, out, err = Cli(sqlite_settings, capsys, monkeypatch)("company", "list")
+    assert code == 1 and out == ""
+    assert_one_sentence(err)
+    assert "la base de données est illisible" in err
+
+
+def test_a_database_of_a_newer_version_is_refused(sqlite_settings, capsys, monkeypatch):
+    cli = Cli(sqlite_settings, capsys, monkeypatch)
+    cli("company", "list")  # creates and migrates it (no correspondant yet: refused)
+    database = sqlite3.connect(sqlite_settings.parent / "liasse.db")
+    with database:
+        database.execute("UPDATE alembic_version SET version_num = 'f00dcafe1234'")
+    database.close()
+    code, out, err = cli("company", "list")
+    assert code == 1 and out == ""
+    assert err == ("liasse : La base de données a été mise à jour par une version plus "
+                   "récente de Liasse, ou n'est pas une base Liasse : mettez Liasse à jour.\n")

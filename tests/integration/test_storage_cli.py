@@ -274,7 +274,7 @@ def test_trash_restore_puts_the_document_back_where_it_was(demo_cli, demo, blobs
 
     # Restoring it again: it is no longer in the trash; nothing changes.
     err = demo_cli.refused("trash", "restore", str(node_id))
-    assert err == f"liasse : Aucun élément n°{node_id} dans la corbeille.\n"
+    assert err == f"liasse : Aucun élément n°{node_id} dans la corbeille ; rien n'a été restauré.\n"
     assert deleted_at(demo, node_id) is None
 
 
@@ -301,7 +301,27 @@ def test_trash_restore_of_what_is_not_in_the_trash_is_one_sentence(demo_cli, dem
     if number == "live":
         number = str(document(demo, GARAGE_INVOICE)[0])
     err = demo_cli.refused("trash", "restore", number)
-    assert err == f"liasse : Aucun élément n°{number} dans la corbeille.\n"
+    assert err == f"liasse : Aucun élément n°{number} dans la corbeille ; rien n'a été restauré.\n"
+
+
+def test_trash_restore_of_several_numbers_restores_all_or_none(demo_cli, demo, ctx_of):
+    invoice = delete(demo, ctx_of, "martin", BAKERY_INVOICE)
+    garage = delete(demo, ctx_of, "dupont", GARAGE_INVOICE)
+    err = demo_cli.refused("trash", "restore", str(invoice), "999999")
+    assert err == "liasse : Aucun élément n°999999 dans la corbeille ; rien n'a été restauré.\n"
+    assert deleted_at(demo, invoice) is not None  # not restored, though it came first
+
+    out = demo_cli.ok("trash", "restore", str(invoice), str(garage), str(invoice))
+    assert out == (f"Restauré : {BAKERY}/Achats/{BAKERY_INVOICE}\n"
+                   f"Restauré : {GARAGE}/Ventes/{GARAGE_INVOICE}\n")  # each number once
+    assert deleted_at(demo, invoice) is None and deleted_at(demo, garage) is None
+
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "²", "-3", "0"])
+def test_trash_restore_of_an_impossible_number_is_a_usage_error(demo_cli, number):
+    code, out, err = demo_cli("trash", "restore", number)
+    assert code == 2 and out == ""
+    assert f"numéro invalide « {number} »" in err and "Traceback" not in err
 
 
 def test_company_users_see_and_restore_only_what_they_may_read(demo_cli, demo, ctx_of):
@@ -321,7 +341,8 @@ def test_company_users_see_and_restore_only_what_they_may_read(demo_cli, demo, c
     # Another company's item answers as if it did not exist, and stays in the trash.
     for login, number in [("dupont", invoice), ("martin", garage), ("secretaire", tax_return)]:
         err = demo_cli.refused("--as", login, "trash", "restore", str(number))
-        assert err == f"liasse : Aucun élément n°{number} dans la corbeille.\n"
+        assert err == f"liasse : Aucun élément n°{number} dans la corbeille ; rien n'a été " \
+                      "restauré.\n"
         assert deleted_at(demo, number) is not None
     assert "Entreprise introuvable" in demo_cli.refused(
         "--as", "dupont", "trash", "list", "--company", BAKERY)
