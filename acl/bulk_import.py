@@ -8,8 +8,14 @@ errors are reported with their row numbers.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import io
+import os
+import stat
+import warnings
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,9 +28,11 @@ from acl.audit import Context, record
 from acl.errors import InvalidInput, Refused
 from acl.models import Level, Role, Side
 from acl.passwords import PasswordHasher
+from config import dates
 from config.settings import FoldersSettings
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_XLSX_UNPACKED_BYTES = 50 * 1024 * 1024  # what the .xlsx (a zip) says it unpacks to
 MAX_ROWS = 5000
 
 COMPANY_SHEET, USER_SHEET = "Entreprises", "Utilisateurs"
@@ -58,6 +66,25 @@ USER_COLUMNS = {
 }
 SHEETS = {COMPANY_SHEET: COMPANY_COLUMNS, USER_SHEET: USER_COLUMNS}
 
+# The longest text a cell may hold: the database column's length, or a generous bound for the
+# free or split columns; a longer cell is refused with its row number.
+MAX_CELL_CHARS = {
+    "raison_sociale": 200, "siren": 20, "forme_juridique": 50, "adresse": 1000,
+    "regime_tva": 30, "cloture_exercice": 10, "date_protection": 30, "portefeuille": 200,
+    "interlocuteur_identifiant": 64, "interlocuteur_nom": 200, "interlocuteur_email": 254,
+    "contact_nom": 200, "contact_email": 254, "contact_telephone": 40,
+    "identifiant": 64, "nom": 200, "role": 20, "email": 254, "entreprise": 200,
+    "portefeuilles": 2000, "dossiers_lecture": 2000, "dossiers_ecriture": 2000,
+}
+
+# C0 control characters other than tab, line feed and carriage return: a binary file.
+_CONTROL = {chr(c) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+_FORMULA = object()  # an .xlsx cell holding a formula that has no computed value saved
+
+# What openpyxl finds odd in a workbook (a date out of range, an unknown extension) it warns
+# about on stderr; the import reports what matters itself.
+warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+
 
 class ImportRefused(Refused):
     """The file was refused whole; `errors` lists every problem with its row number."""
@@ -81,8 +108,26 @@ class ImportResult:
     credentials: list[tuple[str, str]] = field(default_factory=list)  # (login, password)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """Why a file could not be opened, read or written, in French."""
+    return {
+        errno.ENOENT: "fichier ou dossier introuvable", errno.EACCES: "accès refusé",
+        errno.EPERM: "opération non permise", errno.EISDIR: "c'est un dossier",
+        errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+        errno.ENXIO: "ce n'est pas un fichier ordinaire", errno.ELOOP: "trop de liens symboliques",
+        errno.ENAMETOOLONG: "nom trop long", errno.ENOSPC: "disque plein",
+        errno.EDQUOT: "quota disque atteint", errno.EROFS: "système de fichiers en lecture seule",
+        errno.EIO: "erreur d'entrée-sortie",
+    }.get(exc.errno, f"erreur système {errno.errorcode.get(exc.errno or 0, exc.errno)}")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell's text quoted in a message: cut if long."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _cell_text(value: object) -> str:
-    if value is None:
+    if value is None or value is _FORMULA:
         return ""
     if isinstance(value, datetime):
         return value.date().strftime("%d/%m/%Y")
@@ -106,20 +151,37 @@ def _rows(sheet: str, table: Iterable[Iterable[object]], errors: list[str]) -> l
         return []
     for name in header:
         if name and name not in columns:
-            errors.append(f"{sheet}, ligne 1 : colonne inconnue « {name} ».")
+            errors.append(f"{sheet}, ligne 1 : colonne inconnue « {_shown(name)} ».")
     for name, (required, _) in columns.items():
         if required and name not in header:
             errors.append(f"{sheet}, ligne 1 : colonne obligatoire manquante « {name} ».")
     rows = []
     for number, cells in enumerate(iterator, start=2):
+        cells = list(cells)
         values = {name: _cell_text(cell) for name, cell in zip(header, cells, strict=False)
                   if name}
+        for name, cell in zip(header, cells, strict=False):
+            if name in columns and cell is _FORMULA:
+                errors.append(f"{sheet}, ligne {number} : la colonne « {name} » contient une "
+                              "formule sans valeur calculée ; enregistrez le classeur dans "
+                              "Excel, ou remplacez la formule par sa valeur.")
+            elif name in columns and len(values[name]) > MAX_CELL_CHARS[name]:
+                errors.append(f"{sheet}, ligne {number} : la colonne « {name} » dépasse "
+                              f"{MAX_CELL_CHARS[name]} caractères.")
         if any(values.values()):
             rows.append(Row(sheet, number, values))
         if len(rows) > MAX_ROWS:
             errors.append(f"{sheet} : plus de {MAX_ROWS} lignes ; découpez le fichier.")
             break
     return rows
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """A byte order mark, or NUL bytes in most even or most odd places (Excel's "Unicode
+    text"): UTF-16 text."""
+    head = data[:200]
+    return head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or max(
+        head[0::2].count(0), head[1::2].count(0)) * 4 > len(head)
 
 
 def _csv_rows(data: bytes, errors: list[str]) -> list[Row]:
@@ -130,11 +192,27 @@ def _csv_rows(data: bytes, errors: list[str]) -> list[Row]:
             break
         except UnicodeDecodeError:
             continue
+    if _looks_utf16(data):
+        raise ImportRefused(["Le fichier CSV est en UTF-16 (octets nuls) : enregistrez-le en "
+                             "UTF-8 (« CSV UTF-8 » dans Excel)."])
     if "\x00" in text:
-        raise ImportRefused(["Le fichier n'est pas un CSV lisible (octets nuls)."])
-    first_line = text.split("\n", 1)[0]
+        raise ImportRefused(["Le fichier n'est pas un CSV lisible (octets nuls) : est-ce bien "
+                             "un fichier texte ?"])
+    if not _CONTROL.isdisjoint(text):
+        raise ImportRefused(["Le fichier n'est pas un CSV lisible (caractères de contrôle) : "
+                             "est-ce bien un fichier texte ?"])
+    # newline="": the csv module reads every line ending itself (\r\n, \n, and the \r of
+    # old Mac exports) and keeps line breaks inside quoted cells.
+    first_line = io.StringIO(text, newline="").readline()
     delimiter = max(";,\t", key=first_line.count)
-    table = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        table = list(reader)
+    except csv.Error as exc:
+        problem = "une cellule est trop longue" if "field larger" in str(exc) \
+            else "format CSV invalide"
+        raise ImportRefused([f"Le fichier CSV est illisible à la ligne {reader.line_num} : "
+                             f"{problem}."]) from None
     if not table:
         return []
     header = {c.strip().lower() for c in table[0]}
@@ -145,11 +223,24 @@ def _csv_rows(data: bytes, errors: list[str]) -> list[Row]:
 def _xlsx_rows(data: bytes, errors: list[str]) -> list[Row]:
     from openpyxl import load_workbook
 
+    not_xlsx = ImportRefused(["Le fichier n'est pas un classeur Excel (.xlsx) lisible."])
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            # zipfile never unpacks a member past its declared size: this bounds the memory.
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except Exception:  # zipfile raises many kinds for a broken or foreign file
+        raise not_xlsx from None
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise ImportRefused([f"Classeur trop volumineux une fois décompressé ("
+                             f"{unpacked // 1024 // 1024} Mio ; "
+                             f"{MAX_XLSX_UNPACKED_BYTES // 1024 // 1024} Mio au plus)."])
+    try:
+        # The values Excel computed and saved with the file; a formula has none when the
+        # file was written by a program that does not compute (read from the formulas).
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # openpyxl raises many kinds for a broken or foreign file
-        raise ImportRefused(["Le fichier n'est pas un classeur Excel (.xlsx) lisible."]) \
-            from None
+        raise not_xlsx from None
     try:
         known = [name for name in book.sheetnames if name in SHEETS]
         if not known:
@@ -158,30 +249,73 @@ def _xlsx_rows(data: bytes, errors: list[str]) -> list[Row]:
         rows: list[Row] = []
         for name in (COMPANY_SHEET, USER_SHEET):
             if name in known:
-                rows += _rows(name, book[name].iter_rows(values_only=True), errors)
+                table = ([_FORMULA if value.value is None and formula.data_type == "f"
+                          else value.value for value, formula in zip(
+                              values, formulas_row, strict=False)]
+                         for values, formulas_row in zip(book[name].iter_rows(),
+                                                         formulas[name].iter_rows(),
+                                                         strict=False))
+                try:
+                    rows += _rows(name, table, errors)
+                except ImportRefused:
+                    raise
+                except Exception:  # broken XML, impossible dates... inside the sheet
+                    raise ImportRefused([f"Le classeur est endommagé : la feuille « {name} » "
+                                         "est illisible."]) from None
         return rows
     finally:
         book.close()
+        formulas.close()
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file, never more than MAX_FILE_BYTES + 1 of them read: a folder,
+    a device (/dev/zero) or a FIFO is refused without waiting on it."""
+    too_big = ImportRefused([f"Fichier trop volumineux ({MAX_FILE_BYTES // 1024 // 1024} Mio "
+                             "au plus)."])
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without a writer
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise ImportRefused([f"Fichier introuvable : {path}."]) from None
+        raise ImportRefused([f"Lecture impossible de {path} : {describe_os_error(exc)}."]) \
+            from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImportRefused([f"{path} est un dossier : indiquez un fichier .xlsx ou .csv."])
+        if not stat.S_ISREG(info.st_mode):
+            raise ImportRefused([f"{path} n'est pas un fichier ordinaire (périphérique, tube "
+                                 "ou socket) : indiquez un fichier .xlsx ou .csv."])
+        if path.suffix.lower() not in (".xlsx", ".csv", ".txt"):
+            raise ImportRefused(["Format non pris en charge : utilisez un fichier .xlsx ou "
+                                 ".csv."])
+        if info.st_size > MAX_FILE_BYTES:
+            raise too_big
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        left = MAX_FILE_BYTES + 1  # one byte over the limit is enough to refuse the size
+        while left > 0 and (chunk := os.read(fd, min(left, 1024 * 1024))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise ImportRefused([f"Lecture impossible de {path} : {describe_os_error(exc)}."]) \
+            from None
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise too_big
+    return b"".join(chunks)
 
 
 def read_file(path: Path) -> list[Row]:
     """Parse the file; raise ImportRefused for unreadable files or bad headers."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImportRefused([f"Fichier trop volumineux ({size // 1024} Kio ; "
-                                 f"{MAX_FILE_BYTES // 1024 // 1024} Mio au plus)."])
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportRefused([f"Lecture impossible de {path} : {exc.strerror}."]) from None
+    data = _read_bytes(path)
     errors: list[str] = []
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
+    if path.suffix.lower() == ".xlsx":
         rows = _xlsx_rows(data, errors)
-    elif suffix in (".csv", ".txt"):
-        rows = _csv_rows(data, errors)
     else:
-        raise ImportRefused(["Format non pris en charge : utilisez un fichier .xlsx ou .csv."])
+        rows = _csv_rows(data, errors)
     if errors:
         raise ImportRefused(errors)
     if not rows:
@@ -196,11 +330,8 @@ def _split(text: str) -> list[str]:
 def _parse_date(text: str) -> date | None:
     if not text:
         return None
-    try:
-        if "/" in text:
-            day, month, year = (int(p) for p in text.split("/"))
-            return date(year, month, day)
-        return date.fromisoformat(text[:10])
+    try:  # as everywhere else (a year of twenty digits, or 0001, is no date)
+        return dates.parse_day(text if "/" in text else text[:10])
     except ValueError:
         raise InvalidInput(f"date invalide « {text} » (attendu JJ/MM/AAAA).") from None
 

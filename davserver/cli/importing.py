@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import stat
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from acl import bulk_import
 from acl.audit import admin_transaction, record
+from acl.errors import Refused
 from davserver.cli.runtime import Runtime, print_table
 
 
@@ -31,6 +35,56 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(handler=run_import)
 
 
+class CredentialsFile:
+    """The --credentials file, opened (or created, mode 600) before the import so that a path
+    that cannot be written is refused while nothing is created yet; written after the commit.
+    A file this command created is removed again if nothing was written to it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written = False
+        try:
+            try:
+                self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                self.created = True
+            except FileExistsError:  # left as it is until the import succeeds
+                self.fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # a FIFO: ENXIO
+                self.created = False
+        except OSError as exc:
+            raise Refused(f"Impossible d'écrire les identifiants dans {path} : "
+                          f"{bulk_import.describe_os_error(exc)} ; rien n'a été importé.") \
+                from None
+        try:
+            if not stat.S_ISREG(os.fstat(self.fd).st_mode):
+                raise Refused(f"Impossible d'écrire les identifiants dans {path} : ce n'est "
+                              "pas un fichier ordinaire ; rien n'a été importé.")
+            os.fchmod(self.fd, 0o600)
+        except OSError as exc:
+            self.__exit__()
+            raise Refused(f"Impossible de protéger {path} (droits 600) : "
+                          f"{bulk_import.describe_os_error(exc)} ; rien n'a été importé.") \
+                from None
+        except Refused:
+            self.__exit__()
+            raise
+
+    def __enter__(self) -> CredentialsFile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        os.close(self.fd)
+        if self.created and not self.written:
+            self.path.unlink(missing_ok=True)
+
+    def write(self, credentials: list[tuple[str, str]]) -> None:
+        os.ftruncate(self.fd, 0)
+        with os.fdopen(os.dup(self.fd), "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, delimiter=";")
+            writer.writerow(["identifiant", "mot_de_passe_initial"])
+            writer.writerows(credentials)
+        self.written = True
+
+
 def run_import(rt: Runtime, args: argparse.Namespace) -> int:
     if args.template:
         sheet = bulk_import.USER_SHEET if args.kind == "utilisateurs" \
@@ -41,37 +95,52 @@ def run_import(rt: Runtime, args: argparse.Namespace) -> int:
     if args.file is None:
         print("liasse import : indiquez un FICHIER à importer, ou --template FICHIER.")
         return 2
-    rows = bulk_import.read_file(args.file)
     with rt.db.session() as s:
         ctx = rt.context(s)
     try:
-        with admin_transaction(rt.db, ctx) as s:
-            result = bulk_import.import_rows(s, ctx, rt.hasher, rt.settings.folders, rows,
-                                             source=args.file.name)
+        rows = bulk_import.read_file(args.file)
+        with CredentialsFile(args.credentials) if args.credentials and not args.dry_run \
+                else nullcontext() as credentials:
+            with admin_transaction(rt.db, ctx) as s:
+                result = bulk_import.import_rows(s, ctx, rt.hasher, rt.settings.folders, rows,
+                                                 source=args.file.name)
+                if args.dry_run:
+                    s.rollback()
             if args.dry_run:
-                s.rollback()
+                print(f"Vérification réussie : {len(result.companies)} entreprise(s) et "
+                      f"{len(result.users)} utilisateur(s) seraient créés. Rien n'a été créé.")
+                return 0
+            print(f"Import réussi : {len(result.companies)} entreprise(s), "
+                  f"{len(result.users)} utilisateur(s) créés.")
+            if credentials is None:
+                _print_credentials(result.credentials)
+                return 0
+            return _hand_over(result.credentials, credentials)
     except bulk_import.ImportRefused as exc:
         with rt.db.transaction() as s:
             record(s, ctx, "import", args.file.name, outcome="refused",
                    detail={"erreurs": len(exc.errors)})
-        print(exc.reason)
+        print(f"liasse : {exc.reason}", file=sys.stderr)
         for error in exc.errors:
-            print(f"  {error}")
+            print(f"  {error}", file=sys.stderr)
         return 1
-    if args.dry_run:
-        print(f"Vérification réussie : {len(result.companies)} entreprise(s) et "
-              f"{len(result.users)} utilisateur(s) seraient créés. Rien n'a été créé.")
-        return 0
-    print(f"Import réussi : {len(result.companies)} entreprise(s), {len(result.users)} "
-          "utilisateur(s) créés.")
-    if args.credentials:
-        fd = os.open(args.credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, delimiter=";")
-            writer.writerow(["identifiant", "mot_de_passe_initial"])
-            writer.writerows(result.credentials)
-        print(f"Identifiants et mots de passe initiaux écrits dans {args.credentials}.")
-    else:
-        print_table(["Identifiant", "Mot de passe initial (à changer à la 1re connexion)"],
-                    [list(c) for c in result.credentials])
+
+
+def _print_credentials(credentials: list[tuple[str, str]]) -> None:
+    print_table(["Identifiant", "Mot de passe initial (à changer à la 1re connexion)"],
+                [list(c) for c in credentials])
+
+
+def _hand_over(credentials: list[tuple[str, str]], out: CredentialsFile) -> int:
+    """Write the initial passwords into the file opened before the import; should that still
+    fail (a full disk), print them: the accounts exist and nobody else knows them."""
+    try:
+        out.write(credentials)
+    except OSError as exc:
+        _print_credentials(credentials)
+        print(f"liasse : écriture impossible dans {out.path} "
+              f"({bulk_import.describe_os_error(exc)}) : les mots de passe initiaux sont "
+              "affichés ci-dessus.", file=sys.stderr)
+        return 1
+    print(f"Identifiants et mots de passe initiaux écrits dans {out.path}.")
     return 0

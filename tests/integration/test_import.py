@@ -77,7 +77,7 @@ def test_file_with_errors_creates_nothing_and_lists_every_row(demo, settings, tm
         ["Login pris", "542065479", "", None, None, "martin", "Faux Martin", None],
     ], [["durand", "Double Durand", "associé", "", ""]])
     code = main(["--config", str(settings.source), "import", str(path)])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 1
     assert "rien n'a été créé" in out
     assert "Entreprises, ligne 3 : SIREN invalide" in out
@@ -119,7 +119,7 @@ def test_utilisateur_rows_follow_delegation(demo, settings, tmp_path, capsys):
                     "compta,Paul Compta,utilisateur,732829320,Fiscalité,\"Achats,Banque\"\n",
                     encoding="utf-8")
     assert main(["--config", str(settings.source), "import", str(path)]) == 1
-    assert "Utilisateurs, ligne 2" in capsys.readouterr().out
+    assert "Utilisateurs, ligne 2" in capsys.readouterr().err
     assert main(["--config", str(settings.source), "--as", "martin", "import", str(path)]) == 0
     with demo.session() as s:
         compta = load_principal(s, s.scalars(select(User).where(User.login == "compta")).one())
