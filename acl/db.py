@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from acl.errors import Refused
+
 # Explicit constraint names so that Alembic migrations are the same on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,11 +96,15 @@ def as_utc(value: datetime | str | None) -> datetime | None:
 
 
 def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000,
-                connections: int = 16) -> Engine:
+                connections: int = 16, create: bool = True) -> Engine:
     """An engine for `url`; for SQLite, WAL + foreign keys + busy timeout on every connection.
 
     `connections` should cover the server's threads: a request holds one connection until
     its response is sent and may open a second for a write (a receipt, a commit).
+
+    A SQLite file is created (by its first connection) only with `create` (`liasse init`,
+    `liasse demo`); other commands get `Refused` for a missing file rather than an empty
+    base. Its folder is never created here: a mistyped path is refused, not made.
     """
     pool = {"pool_size": connections, "max_overflow": connections, "pool_timeout": 60}
     parsed = make_url(url)
@@ -109,7 +115,7 @@ def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000,
     if not parsed.drivername.startswith("sqlite"):
         return create_engine(parsed, pool_pre_ping=True, **pool)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _check_sqlite_file(Path(parsed.database), create=create)
     if parsed.database in (None, "", ":memory:"):
         pool = {}
     engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **pool)
@@ -135,6 +141,21 @@ def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000,
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _check_sqlite_file(path: Path, *, create: bool) -> None:
+    try:
+        if path.exists():
+            return
+        folder_ok = path.parent.is_dir()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise Refused(f"Base de données inutilisable : {path} ({exc}).") from None
+    if not create:
+        raise Refused(f"Base de données introuvable : {path} (lancez d'abord « liasse init », "
+                      "ou corrigez le réglage [database] url).")
+    if not folder_ok:
+        raise Refused(f"Le dossier {path.parent} de la base de données n'existe pas ou n'est "
+                      "pas un dossier.")
 
 
 class Database:
@@ -176,7 +197,14 @@ def alembic_config(engine: Engine):
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the schema to the newest migration (used by `liasse init` and `liasse serve`)."""
-    from alembic import command
+    """Bring the schema to the newest migration (used by `liasse init` and `liasse serve`).
 
-    command.upgrade(alembic_config(engine), "head")
+    A base stamped with a revision this version does not know is `Refused`."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    except CommandError:
+        raise Refused("La base de données a été mise à jour par une version plus récente de "
+                      "Liasse, ou n'est pas une base Liasse : mettez Liasse à jour.") from None

@@ -8,14 +8,18 @@ one French sentence naming the file, the section and the key.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import math
 import os
-import re
+import stat
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
+
+from sqlalchemy.engine import URL, make_url
 
 from config.names import InvalidName, check_segment
 
@@ -46,9 +50,25 @@ def _setting(default: Any, validate: Callable[[Any], str | None] | None = None) 
     return field(default=default, metadata={"validate": validate})
 
 
+def _between(low: int, high: int) -> Callable[[Any], str | None]:
+    """Both bounds included. Every number has an upper bound: a huge value would overflow
+    later (dates, delays) or make every password check run for minutes (argon2)."""
+    return _check(lambda v: low <= v <= high, f"doit être entre {low} et {high}")
+
+
+def _positive_up_to(high: int) -> Callable[[Any], str | None]:
+    return _check(lambda v: 0 < v <= high, f"doit être strictement positif et au plus {high}")
+
+
 _PORT = _check(lambda v: 0 <= v <= 65535, "doit être un port entre 0 et 65535")
-_POSITIVE = _check(lambda v: v > 0, "doit être strictement positif")
-_NON_NEGATIVE = _check(lambda v: v >= 0, "ne peut pas être négatif")
+_DAY_SECONDS = 86400
+_MAX_MIB = 2**30  # one pebibyte, in MiB
+
+# argon2: the cost of one password check (the sign-in page and the drive verify passwords);
+# at the upper bounds (10 passes over 1 GiB) one check still takes seconds, not minutes.
+ARGON2_MAX_TIME_COST = 10
+ARGON2_MAX_MEMORY_KIB = 1024 * 1024
+ARGON2_MAX_PARALLELISM = 64
 
 
 @dataclass(frozen=True)
@@ -65,17 +85,17 @@ class ServerSettings:
 @dataclass(frozen=True)
 class StorageSettings:
     data_dir: str = _setting("")
-    trash_days: int = _setting(30, _NON_NEGATIVE)
+    trash_days: int = _setting(30, _between(0, 36500))
 
 
 @dataclass(frozen=True)
 class DriveSettings:
-    auth_cache_seconds: int = _setting(300, _NON_NEGATIVE)
-    max_upload_mib: int = _setting(4096, _NON_NEGATIVE)
-    quota_mib: int = _setting(0, _NON_NEGATIVE)
+    auth_cache_seconds: int = _setting(300, _between(0, _DAY_SECONDS))
+    max_upload_mib: int = _setting(4096, _between(0, _MAX_MIB))
+    quota_mib: int = _setting(0, _between(0, _MAX_MIB))
     block_size_kib: int = _setting(256, _check(lambda v: 8 <= v <= 16384,
                                                "doit être entre 8 et 16384"))
-    listing_cache_mib: int = _setting(64, _NON_NEGATIVE)
+    listing_cache_mib: int = _setting(64, _between(0, 1024 * 1024))
 
 
 @dataclass(frozen=True)
@@ -88,7 +108,7 @@ class RedisSettings:
 class DatabaseSettings:
     url: str = _setting("")
     password: str = _setting("")
-    busy_timeout_ms: int = _setting(10000, _NON_NEGATIVE)
+    busy_timeout_ms: int = _setting(10000, _between(0, 3_600_000))
 
 
 @dataclass(frozen=True)
@@ -96,14 +116,19 @@ class SecuritySettings:
     session_secret: str = _setting("")
     password_min_length: int = _setting(
         12, _check(lambda v: 8 <= v <= 128, "doit être entre 8 et 128"))
-    argon2_time_cost: int = _setting(3, _POSITIVE)
-    argon2_memory_kib: int = _setting(
-        65536, _check(lambda v: v >= 8, "doit valoir au moins 8 (Kio)"))
-    argon2_parallelism: int = _setting(2, _POSITIVE)
-    failures_before_slowdown: int = _setting(3, _POSITIVE)
-    failure_delay_seconds: float = _setting(1.0, _NON_NEGATIVE)
-    failures_before_lockout: int = _setting(10, _POSITIVE)
-    lockout_minutes: int = _setting(15, _POSITIVE)
+    argon2_time_cost: int = _setting(3, _check(
+        lambda v: 1 <= v <= ARGON2_MAX_TIME_COST,
+        f"doit être strictement positif et au plus {ARGON2_MAX_TIME_COST}"))
+    argon2_memory_kib: int = _setting(65536, _check(
+        lambda v: 8 <= v <= ARGON2_MAX_MEMORY_KIB,
+        f"doit valoir au moins 8 et au plus {ARGON2_MAX_MEMORY_KIB} (Kio)"))
+    argon2_parallelism: int = _setting(2, _check(
+        lambda v: 1 <= v <= ARGON2_MAX_PARALLELISM,
+        f"doit être strictement positif et au plus {ARGON2_MAX_PARALLELISM}"))
+    failures_before_slowdown: int = _setting(3, _positive_up_to(1000))
+    failure_delay_seconds: float = _setting(1.0, _between(0, 30))
+    failures_before_lockout: int = _setting(10, _positive_up_to(1000))
+    lockout_minutes: int = _setting(15, _positive_up_to(525_600))  # a year
 
 
 @dataclass(frozen=True)
@@ -115,15 +140,17 @@ class SmtpSettings:
     username: str = _setting("")
     password: str = _setting("")
     sender: str = _setting("")
-    timeout_seconds: float = _setting(10.0, _POSITIVE)
-    max_attempts: int = _setting(10, _POSITIVE)
-    retry_base_seconds: float = _setting(30.0, _POSITIVE)
+    timeout_seconds: float = _setting(10.0, _positive_up_to(3600))
+    # The retry delay doubles from retry_base_seconds (capped at an hour by acl.outbox, but
+    # computed before the cap): these bounds keep it a valid duration.
+    max_attempts: int = _setting(10, _positive_up_to(30))
+    retry_base_seconds: float = _setting(30.0, _positive_up_to(3600))
 
 
 @dataclass(frozen=True)
 class AlertsSettings:
-    quiet_delay_seconds: float = _setting(120.0, _NON_NEGATIVE)
-    max_hold_seconds: float = _setting(900.0, _NON_NEGATIVE)
+    quiet_delay_seconds: float = _setting(120.0, _between(0, _DAY_SECONDS))
+    max_hold_seconds: float = _setting(900.0, _between(0, _DAY_SECONDS))
     poll_seconds: float = _setting(2.0, _check(lambda v: 0.05 <= v <= 300,
                                                "doit être entre 0.05 et 300"))
 
@@ -198,10 +225,17 @@ def _coerce(hint: Any, value: Any) -> tuple[Any, str | None]:
         ok = isinstance(value, int) and not isinstance(value, bool)
         return value, None if ok else "doit être un entier"
     if hint is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return (float(value) if ok else value), None if ok else "doit être un nombre"
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return value, "doit être un nombre"
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        return number, None if math.isfinite(number) else "doit être un nombre fini"
     if hint is str:
-        return value, None if isinstance(value, str) else "doit être une chaîne entre guillemets"
+        if not isinstance(value, str):
+            return value, "doit être une chaîne entre guillemets"
+        return value, "ne peut pas contenir de caractère nul" if "\0" in value else None
     if hint == tuple[str, ...]:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(unicodedata.normalize("NFC", v) for v in value), None
@@ -243,20 +277,71 @@ def _build_section(path: Path, name: str, cls: type, raw: Any, env: Mapping[str,
     return cls(**values)
 
 
+SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite")
+POSTGRESQL_DRIVERS = ("postgresql", "postgresql+psycopg")
+
+
+def _absolute(path: Path, folder: Path, where: str) -> Path:
+    """`path` made absolute against `folder` (the settings file's)."""
+    try:
+        return path if path.is_absolute() else (folder / path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SettingsError(f"{where} : chemin inutilisable ({exc}).") from None
+
+
+def check_database_url(url: str, folder: Path, where: str) -> str:
+    """The database URL to use, or `SettingsError` saying why it cannot be. A relative SQLite
+    path is taken from `folder` (the settings file's), as the other paths of the file."""
+    if any(char < " " or char == "\x7f" for char in url):
+        raise SettingsError(f"{where} : une adresse de base ne peut pas contenir de caractère "
+                            "de contrôle (retour à la ligne, tabulation…).")
+    try:
+        parsed: URL = make_url(url)
+    except (ValueError, TypeError):  # sqlalchemy.exc.ArgumentError is a ValueError
+        raise SettingsError(f"{where} : adresse de base illisible (attendu "
+                            "postgresql://utilisateur@hôte:port/base ou "
+                            "sqlite:///chemin/du/fichier.db).") from None
+    if parsed.drivername in POSTGRESQL_DRIVERS:
+        if importlib.util.find_spec("psycopg") is None:
+            raise SettingsError(f"{where} : le pilote PostgreSQL n'est pas installé "
+                                "(pip install \"liasse[postgres]\").")
+        return url
+    if parsed.drivername not in SQLITE_DRIVERS:
+        raise SettingsError(f"{where} : seules les bases sqlite:// et postgresql:// sont prises "
+                            f"en charge (pas « {parsed.drivername} »).")
+    if parsed.host or parsed.port or parsed.username or parsed.password:
+        raise SettingsError(f"{where} : une base SQLite s'écrit sqlite:///chemin/du/fichier.db "
+                            "(sans hôte ni utilisateur).")
+    database = parsed.database or ""
+    if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        raise SettingsError(f"{where} : une base SQLite en mémoire ne garde rien ; indiquez "
+                            "un fichier (sqlite:///chemin/du/fichier.db).")
+    if "uri" in parsed.query or database.startswith("file:"):
+        raise SettingsError(f"{where} : les adresses SQLite en mode URI ne sont pas prises en "
+                            "charge ; indiquez un fichier (sqlite:///chemin/du/fichier.db).")
+    if Path(database).is_absolute():
+        return url
+    absolute = _absolute(Path(database), folder, where)
+    query = url.partition("?")[2]
+    return f"{parsed.drivername}:///{absolute}" + (f"?{query}" if query else "")
+
+
 def _resolve(path: Path, sections: dict[str, Any]) -> dict[str, Any]:
     """Fill the defaults that depend on where the settings file lives."""
     storage: StorageSettings = sections["storage"]
-    data_dir = Path(storage.data_dir) if storage.data_dir else path.parent
-    if not data_dir.is_absolute():
-        data_dir = (path.parent / data_dir).resolve()
+    data_dir = _absolute(Path(storage.data_dir) if storage.data_dir else path.parent,
+                         path.parent, f"{path}, section [storage], clé « data_dir »")
     sections["storage"] = dataclasses.replace(storage, data_dir=str(data_dir))
     database: DatabaseSettings = sections["database"]
     url = database.url or f"sqlite:///{data_dir / 'liasse.db'}"
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-        raise SettingsError(
-            f"{path}, section [database], clé « url » : seules les bases sqlite:// et "
-            "postgresql:// sont prises en charge.")
+    url = check_database_url(url, path.parent, f"{path}, section [database], clé « url »")
     sections["database"] = dataclasses.replace(database, url=url)
+    security: SecuritySettings = sections["security"]
+    if security.argon2_memory_kib < 8 * security.argon2_parallelism:
+        raise SettingsError(
+            f"{path}, section [security], clé « argon2_memory_kib » : doit valoir au moins "
+            f"8 Kio par fil de calcul (argon2_parallelism), soit "
+            f"{8 * security.argon2_parallelism}.")
     server: ServerSettings = sections["server"]
     if bool(server.tls_certificate) != bool(server.tls_private_key):
         raise SettingsError(
@@ -265,8 +350,9 @@ def _resolve(path: Path, sections: dict[str, Any]) -> dict[str, Any]:
     for key in ("tls_certificate", "tls_private_key"):
         value = getattr(server, key)
         if value and not Path(value).is_absolute():
-            sections["server"] = server = dataclasses.replace(
-                server, **{key: str((path.parent / value).resolve())})
+            absolute = _absolute(Path(value), path.parent,
+                                 f"{path}, section [server], clé « {key} »")
+            sections["server"] = server = dataclasses.replace(server, **{key: str(absolute)})
     folders: FoldersSettings = sections["folders"]
     for parent in folders.subfolders:
         if parent not in folders.tree:
@@ -293,13 +379,17 @@ def parse_settings(text: str, path: Path, env: Mapping[str, str] | None = None) 
 
 
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    path = Path(path).absolute()
     try:
+        path = Path(path).absolute()
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            # A folder, a device (/dev/null reads as empty settings) or a pipe (blocks).
+            raise SettingsError(f"{path} : ce n'est pas un fichier de réglages (un fichier "
+                                "ordinaire est attendu).")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SettingsError(
             f"{path} : fichier de réglages introuvable (lancez d'abord « liasse init »).") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         raise SettingsError(f"{path} : lecture impossible ({exc}).") from None
     return parse_settings(text, path, env)
 

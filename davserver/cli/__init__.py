@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_REFUSED
     except OperationalError as exc:
-        print(f"liasse : base de données inaccessible ({exc.orig}).", file=sys.stderr)
+        reason = " ".join(str(exc.orig).split())  # PostgreSQL's reasons span several lines
+        print(f"liasse : base de données inaccessible ({reason}).", file=sys.stderr)
         return EXIT_REFUSED
     except DatabaseError as exc:  # not a database, or a damaged one
         print(f"liasse : la base de données est illisible : fichier endommagé ou qui n'est pas "

@@ -13,7 +13,6 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from alembic.util.exc import CommandError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,13 +44,12 @@ def settings_path(args: argparse.Namespace) -> Path:
 def open_database(settings: Settings) -> Database:
     engine = make_engine(settings.database.url, password=settings.database.password,
                          busy_timeout_ms=settings.database.busy_timeout_ms,
-                         connections=settings.server.threads + 4)
+                         connections=settings.server.threads + 4, create=False)
     try:
-        upgrade_schema(engine)
-    except CommandError:  # a revision this version does not know
+        upgrade_schema(engine)  # Refused for a revision this version does not know
+    except BaseException:
         engine.dispose()
-        raise Refused("La base de données a été mise à jour par une version plus récente de "
-                      "Liasse, ou n'est pas une base Liasse : mettez Liasse à jour.") from None
+        raise
     return Database(engine)
 
 

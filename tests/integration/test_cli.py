@@ -819,7 +819,7 @@ def test_a_file_that_is_not_a_database_is_named_as_such(sqlite_settings, capsys,
 
 def test_a_database_of_a_newer_version_is_refused(sqlite_settings, capsys, monkeypatch):
     cli = Cli(sqlite_settings, capsys, monkeypatch)
-    cli("company", "list")  # creates and migrates it (no correspondant yet: refused)
+    assert cli("init", "--cabinet", "Cabinet Test")[0] == 0
     database = sqlite3.connect(sqlite_settings.parent / "liasse.db")
     with database:
         database.execute("UPDATE alembic_version SET version_num = 'f00dcafe1234'")
