@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from acl import accounts, companies, portfolios
 from acl.audit import Context, record
-from acl.errors import InvalidInput, Refused
+from acl.errors import InvalidInput, Refused, describe_os_error
 from acl.models import Level, Role, Side
 from acl.passwords import PasswordHasher
 from config import dates
@@ -106,19 +106,6 @@ class ImportResult:
     companies: list[str] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
     credentials: list[tuple[str, str]] = field(default_factory=list)  # (login, password)
-
-
-def describe_os_error(exc: OSError) -> str:
-    """Why a file could not be opened, read or written, in French."""
-    return {
-        errno.ENOENT: "fichier ou dossier introuvable", errno.EACCES: "accès refusé",
-        errno.EPERM: "opération non permise", errno.EISDIR: "c'est un dossier",
-        errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
-        errno.ENXIO: "ce n'est pas un fichier ordinaire", errno.ELOOP: "trop de liens symboliques",
-        errno.ENAMETOOLONG: "nom trop long", errno.ENOSPC: "disque plein",
-        errno.EDQUOT: "quota disque atteint", errno.EROFS: "système de fichiers en lecture seule",
-        errno.EIO: "erreur d'entrée-sortie",
-    }.get(exc.errno, f"erreur système {errno.errorcode.get(exc.errno or 0, exc.errno)}")
 
 
 def _shown(text: str, limit: int = 40) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class Refused(Exception):
     """An operation refused; `reason` is one French sentence meant for the user.
@@ -33,3 +35,27 @@ class InvalidInput(Refused):
 
 class NotFound(Refused):
     """Something that does not exist, or that the actor may not know exists."""
+
+
+_OS_REASONS = {
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota disque atteint",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EISDIR: "c'est un dossier",
+    errno.EEXIST: "existe déjà",
+    errno.ENAMETOOLONG: "nom trop long",
+    errno.ENXIO: "ce n'est pas un fichier ordinaire",
+    errno.ELOOP: "trop de liens symboliques",
+    errno.EIO: "erreur d'entrée-sortie",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """Why a file could not be opened, read or written, in French (the system's own text
+    is English)."""
+    return _OS_REASONS.get(exc.errno or 0,
+                           f"erreur système {errno.errorcode.get(exc.errno or 0, exc.errno)}")

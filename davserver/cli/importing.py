@@ -12,7 +12,7 @@ from pathlib import Path
 
 from acl import bulk_import
 from acl.audit import admin_transaction, record
-from acl.errors import Refused
+from acl.errors import Refused, describe_os_error
 from davserver.cli.runtime import Runtime, print_table
 
 
@@ -52,7 +52,7 @@ class CredentialsFile:
                 self.created = False
         except OSError as exc:
             raise Refused(f"Impossible d'écrire les identifiants dans {path} : "
-                          f"{bulk_import.describe_os_error(exc)} ; rien n'a été importé.") \
+                          f"{describe_os_error(exc)} ; rien n'a été importé.") \
                 from None
         try:
             if not stat.S_ISREG(os.fstat(self.fd).st_mode):
@@ -62,7 +62,7 @@ class CredentialsFile:
         except OSError as exc:
             self.__exit__()
             raise Refused(f"Impossible de protéger {path} (droits 600) : "
-                          f"{bulk_import.describe_os_error(exc)} ; rien n'a été importé.") \
+                          f"{describe_os_error(exc)} ; rien n'a été importé.") \
                 from None
         except Refused:
             self.__exit__()
@@ -139,7 +139,7 @@ def _hand_over(credentials: list[tuple[str, str]], out: CredentialsFile) -> int:
     except OSError as exc:
         _print_credentials(credentials)
         print(f"liasse : écriture impossible dans {out.path} "
-              f"({bulk_import.describe_os_error(exc)}) : les mots de passe initiaux sont "
+              f"({describe_os_error(exc)}) : les mots de passe initiaux sont "
               "affichés ci-dessus.", file=sys.stderr)
         return 1
     print(f"Identifiants et mots de passe initiaux écrits dans {out.path}.")

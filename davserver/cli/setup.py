@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
 import ipaddress
 import os
 import secrets
@@ -19,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from acl.accounts import check_display_name, check_email, check_login
 from acl.cabinet import clean_cabinet_fields, get_cabinet
 from acl.db import Database, make_engine, upgrade_schema
-from acl.errors import Refused
+from acl.errors import Refused, describe_os_error
 from acl.install import install, is_installed
 from acl.passwords import check_password
 from config.settings import (
@@ -162,25 +161,6 @@ def _checked_settings(text: str, path: Path, *, folders: list[str], database_url
     return settings
 
 
-def _why(exc: OSError) -> str:
-    """The reason of a file system error, in French when it is a common one."""
-    return _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
-
-
-_OS_REASONS = {
-    errno.ENOENT: "chemin introuvable",
-    errno.EACCES: "permission refusée",
-    errno.EPERM: "opération non permise",
-    errno.EROFS: "système de fichiers en lecture seule",
-    errno.ENOSPC: "plus de place sur le disque",
-    errno.EDQUOT: "quota disque dépassé",
-    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
-    errno.EISDIR: "c'est un dossier",
-    errno.EEXIST: "existe déjà",
-    errno.ENAMETOOLONG: "nom trop long",
-}
-
-
 def _check_folder(folder: Path) -> None:
     """Refuse a folder that is a file, or that would have to be made under a file."""
     try:
@@ -208,7 +188,8 @@ class _Undo:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise Refused(f"Impossible de créer le dossier {folder} : {_why(exc)}.") from None
+            raise Refused(f"Impossible de créer le dossier {folder} : "
+                          f"{describe_os_error(exc)}.") from None
 
     def created(self, path: Path) -> None:
         self._paths.append(path)
@@ -241,13 +222,13 @@ def _write_settings(path: Path, text: str, undo: _Undo) -> None:
     except FileExistsError:
         raise Refused(f"{path} existe déjà.") from None
     except OSError as exc:
-        raise Refused(f"Impossible d'écrire {path} : {_why(exc)}.") from None
+        raise Refused(f"Impossible d'écrire {path} : {describe_os_error(exc)}.") from None
     undo.created(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
     except OSError as exc:
-        raise Refused(f"Impossible d'écrire {path} : {_why(exc)}.") from None
+        raise Refused(f"Impossible d'écrire {path} : {describe_os_error(exc)}.") from None
 
 
 def _data_dir(args: argparse.Namespace, default: str) -> Path:
@@ -488,7 +469,7 @@ def _ensure_demo_certificate(path: Path, data: Path, host: str, undo: _Undo) -> 
             make_self_signed(cert, key, sorted({host, "localhost", "127.0.0.1"}))
         except OSError as exc:
             raise Refused(f"Impossible d'écrire le certificat dans {cert.parent} : "
-                          f"{_why(exc)}.") from None
+                          f"{describe_os_error(exc)}.") from None
     text = path.read_text(encoding="utf-8")
     if "tls_certificate" not in text:
         text = text.replace("[server]\n", f"[server]\n"
@@ -511,7 +492,8 @@ def cert_command(args: argparse.Namespace) -> int:
         make_self_signed(cert, key, hosts)
     except OSError as exc:
         undo.rollback()
-        raise Refused(f"Impossible d'écrire le certificat dans {out} : {_why(exc)}.") from None
+        raise Refused(f"Impossible d'écrire le certificat dans {out} : "
+                      f"{describe_os_error(exc)}.") from None
     except BaseException:
         undo.rollback()
         raise
