@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -152,7 +153,19 @@ def parse_limit(text: str) -> int:
     return _whole(text, 100_000, "nombre invalide « {} » (de 1 à 100000)")
 
 
+def shown(value: object) -> str:
+    """`value` as a table shows it: control and format characters (an escape sequence in a
+    name someone typed, a right-to-left override) become U+FFFD, so that stored text can
+    neither drive the administrator's terminal nor disguise itself."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else " " if unicodedata.category(c) == "Zs"
+                   else "\ufffd" for c in text)
+
+
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    rows = [[shown(c) for c in row] for row in rows]
     widths = [max(len(str(x)) for x in [h, *[r[i] for r in rows]]) for i, h in
               enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())

@@ -828,3 +828,15 @@ def test_a_database_of_a_newer_version_is_refused(sqlite_settings, capsys, monke
     assert code == 1 and out == ""
     assert err == ("liasse : La base de données a été mise à jour par une version plus "
                    "récente de Liasse, ou n'est pas une base Liasse : mettez Liasse à jour.\n")
+
+
+def test_tables_show_no_control_character_of_stored_names(demo_cli, demo):
+    """A name typed with an escape sequence (say, in the web profile) or a right-to-left
+    override cannot drive the administrator's terminal or disguise a line in `liasse`'s
+    tables; a no-break space stays a space."""
+    with demo.transaction() as tx:
+        user = tx.scalars(select(User).where(User.login == "dupont")).one()
+        user.display_name = "Jean\x1b]0;pwned\x07\x1b[2J Dupont\u202eftp.exe\u00a0SARL"
+    line = row_of(demo_cli.ok("user", "list"), "dupont")
+    assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line
+    assert "Jean\ufffd]0;pwned\ufffd\ufffd[2J Dupont\ufffdftp.exe SARL" in line
