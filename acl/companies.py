@@ -12,7 +12,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren as siren_number
 
 from acl import delegation
-from acl.accounts import NewAccount, new_user
+from acl.accounts import NewAccount, check_email, new_user
 from acl.audit import Context, record, require
 from acl.errors import InvalidInput, NotFound
 from acl.models import Company, CompanyStatus, Portfolio, Role, User, VatRegime
@@ -25,7 +25,10 @@ from config.settings import FoldersSettings
 
 def check_siren(value: str) -> str:
     try:
-        return siren_number.validate(value)
+        siren = siren_number.validate(value)
+        if not siren.strip("0"):  # nine zeros pass the check digit, and are no one's
+            raise StdnumError
+        return siren
     except StdnumError:
         raise InvalidInput(f"SIREN invalide : « {value} » (9 chiffres avec une clé de "
                            "contrôle correcte).", field="siren") from None
@@ -103,12 +106,33 @@ def validate_company(session: Session, data: CompanyInput,
         same_siren = same_siren.where(Company.id != company_id)
     if session.scalars(same_siren).first() is not None:
         raise InvalidInput(f"Une entreprise de SIREN {siren} existe déjà.", field="siren")
+    try:
+        contact_email = check_email(data.contact_email) or ""
+    except InvalidInput as refused:  # the same rule as an account's address
+        raise InvalidInput(refused.reason, field="contact_email") from None
     return CompanyInput(
-        name=name, siren=siren, legal_form=data.legal_form.strip()[:50],
-        address=data.address.strip(), vat_regime=check_vat_regime(data.vat_regime),
+        name=name, siren=siren, legal_form=_bounded(data.legal_form, "legal_form"),
+        address=_bounded(data.address, "address"),
+        vat_regime=check_vat_regime(data.vat_regime),
         fiscal_year_end=check_fiscal_year_end(data.fiscal_year_end),
-        protection_date=data.protection_date, contact_name=data.contact_name.strip(),
-        contact_email=data.contact_email.strip(), contact_phone=data.contact_phone.strip())
+        protection_date=data.protection_date,
+        contact_name=_bounded(data.contact_name, "contact_name"),
+        contact_email=contact_email, contact_phone=_bounded(data.contact_phone, "contact_phone"))
+
+
+# The longest text of each free field (its column's length; the address is free text):
+# longer is refused, not cut (PostgreSQL would refuse it; SQLite would keep it whole).
+FIELD_LIMITS = {"legal_form": ("La forme juridique", 50), "address": ("L'adresse", 1000),
+                "contact_name": ("Le nom du contact", 200),
+                "contact_phone": ("Le téléphone du contact", 40)}
+
+
+def _bounded(value: str, field: str) -> str:
+    value = value.strip()
+    label, limit = FIELD_LIMITS[field]
+    if len(value) > limit:
+        raise InvalidInput(f"{label} ne peut dépasser {limit} caractères.", field=field)
+    return value
 
 
 def create_company(session: Session, ctx: Context, hasher: PasswordHasher,

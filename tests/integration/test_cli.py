@@ -840,3 +840,20 @@ def test_tables_show_no_control_character_of_stored_names(demo_cli, demo):
     line = row_of(demo_cli.ok("user", "list"), "dupont")
     assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line
     assert "Jean\ufffd]0;pwned\ufffd\ufffd[2J Dupont\ufffdftp.exe SARL" in line
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (["--siren", "000000000"], "SIREN invalide : « 000000000 »"),
+    (["--contact-email", "pas une adresse"], "Adresse e-mail invalide : « pas une adresse »"),
+    (["--legal-form", "S" * 51], "La forme juridique ne peut dépasser 50 caractères."),
+    (["--contact-phone", "0" * 41], "Le téléphone du contact ne peut dépasser 40 caractères."),
+    (["--address", "rue " * 300], "L'adresse ne peut dépasser 1000 caractères."),
+])
+def test_company_fields_are_refused_not_cut_or_kept_broken(demo_cli, demo, extra, reason):
+    """Nine zeros pass the SIREN's check digit; a contact address was kept unchecked; a long
+    legal form was silently cut (and PostgreSQL refuses what its columns cannot hold)."""
+    before = companies(demo)
+    argv = ["company", "add", "Nouvelle Société", "--siren", siren(40404043),
+            "--interlocuteur", "nouveau", "--interlocuteur-name", "Nouveau", *extra]
+    assert reason in demo_cli.refused(*argv)
+    assert companies(demo) == before
