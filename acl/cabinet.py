@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,10 @@ from acl.audit import Context, record, require
 from acl.companies import check_siren
 from acl.errors import InvalidInput, Refused
 from acl.models import Cabinet
+
+# The logo is an image file on the server (`liasse cabinet set --logo`), sent by the web app.
+LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
+              ".jpeg": "image/jpeg"}
 
 
 def get_cabinet(session: Session) -> Cabinet:
@@ -38,8 +43,24 @@ def clean_cabinet_fields(**fields: str | None) -> dict[str, str]:
                                field="colour")
         changes["colour"] = fields["colour"].lower()
     if fields.get("logo") is not None:
-        changes["logo"] = fields["logo"].strip()
+        changes["logo"] = _check_logo(fields["logo"].strip())
     return changes
+
+
+def _check_logo(text: str) -> str:
+    """An image file that exists, as an absolute path ("" removes the logo)."""
+    if not text:
+        return ""
+    kinds = ", ".join(LOGO_TYPES)
+    try:
+        path = Path(text).resolve()
+        usable = path.suffix.lower() in LOGO_TYPES and path.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL byte
+        usable = False
+    if not usable:
+        raise InvalidInput(f"Logo introuvable ou qui n'est pas une image ({kinds}) : "
+                           f"« {text} ».", field="logo")
+    return str(path)
 
 
 def update_cabinet(session: Session, ctx: Context, **fields: str | None) -> Cabinet:

@@ -6,6 +6,7 @@ code. Services take a session as first argument and never commit: the edge does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from acl.errors import Refused
+from acl.errors import Refused, describe_os_error
 
 # Explicit constraint names so that Alembic migrations are the same on every database.
 NAMING_CONVENTION = {
@@ -156,6 +157,15 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
     if not folder_ok:
         raise Refused(f"Le dossier {path.parent} de la base de données n'existe pas ou n'est "
                       "pas un dossier.")
+    # Made empty and private before SQLite opens it (which makes its journals with the
+    # base's permissions): it holds password hashes; the settings file is 600 too.
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # made meanwhile by another process: it is that one's
+        pass
+    except OSError as exc:
+        raise Refused(f"Impossible de créer la base de données {path} : "
+                      f"{describe_os_error(exc)}.") from None
 
 
 class Database:

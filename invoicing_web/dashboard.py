@@ -7,14 +7,12 @@ from pathlib import Path
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
 from acl import activity, companies
-from acl.cabinet import get_cabinet
+from acl.cabinet import LOGO_TYPES, get_cabinet
 from acl.models import Side
 from invoicing_web.forms import parse_id
 from invoicing_web.security import db_session, login_required
 
 bp = Blueprint("dashboard", __name__)
-IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
-               ".jpeg": "image/jpeg"}
 
 
 @bp.get("/")
@@ -52,9 +50,9 @@ def logo():
     """The cabinet's logo (path set with `liasse cabinet set --logo`)."""
     cabinet = get_cabinet(db_session())
     path = Path(cabinet.logo) if cabinet.logo else None
-    if path is None or not path.is_file() or path.suffix.lower() not in IMAGE_TYPES:
+    if path is None or not path.is_file() or path.suffix.lower() not in LOGO_TYPES:
         abort(404)
-    return send_file(path, mimetype=IMAGE_TYPES[path.suffix.lower()], max_age=3600)
+    return send_file(path, mimetype=LOGO_TYPES[path.suffix.lower()], max_age=3600)
 
 
 @bp.get("/entreprise")

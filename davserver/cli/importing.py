@@ -85,15 +85,28 @@ class CredentialsFile:
         self.written = True
 
 
+def _write_template(path: Path, kind: str | None) -> int:
+    """An empty import file, never over an existing one, in one of the two formats."""
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise Refused(f"Modèle : indiquez un fichier .xlsx ou .csv (pas « {path.name} »).")
+    if path.exists() or path.is_symlink():
+        raise Refused(f"{path} existe déjà : choisissez un autre nom ou supprimez-le.")
+    sheet = bulk_import.USER_SHEET if kind == "utilisateurs" else bulk_import.COMPANY_SHEET
+    try:
+        bulk_import.write_template(path, sheet)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise Refused(f"Impossible d'écrire {path} : {describe_os_error(exc)}.") from None
+    print(f"Modèle écrit dans {path}.")
+    return 0
+
+
 def run_import(rt: Runtime, args: argparse.Namespace) -> int:
     if args.template:
-        sheet = bulk_import.USER_SHEET if args.kind == "utilisateurs" \
-            else bulk_import.COMPANY_SHEET
-        bulk_import.write_template(args.template, sheet)
-        print(f"Modèle écrit dans {args.template}.")
-        return 0
+        return _write_template(args.template, args.kind)
     if args.file is None:
-        print("liasse import : indiquez un FICHIER à importer, ou --template FICHIER.")
+        print("liasse import : indiquez un FICHIER à importer, ou --template FICHIER.",
+              file=sys.stderr)
         return 2
     with rt.db.session() as s:
         ctx = rt.context(s)

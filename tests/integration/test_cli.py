@@ -857,3 +857,45 @@ def test_company_fields_are_refused_not_cut_or_kept_broken(demo_cli, demo, extra
             "--interlocuteur", "nouveau", "--interlocuteur-name", "Nouveau", *extra]
     assert reason in demo_cli.refused(*argv)
     assert companies(demo) == before
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def test_the_logo_is_an_image_that_exists(demo_cli, tmp_path, monkeypatch):
+    folder_png = tmp_path / "dossier.png"
+    folder_png.mkdir()
+    for wrong in ("/etc/passwd", str(tmp_path / "absent.png"), str(folder_png)):
+        assert "Logo introuvable ou qui n'est pas une image" in demo_cli.refused(
+            "cabinet", "set", "--logo", wrong)
+    (tmp_path / "logo.png").write_bytes(PNG)
+    monkeypatch.chdir(tmp_path)
+    demo_cli.ok("cabinet", "set", "--logo", "logo.png")  # relative: kept absolute
+    shown = demo_cli.ok("cabinet", "show").split("\n")
+    assert [line.split() for line in shown if line.startswith("Logo")] == \
+        [["Logo", str(tmp_path / "logo.png")]]
+
+
+def test_an_import_template_never_overwrites_a_file(demo_cli, tmp_path):
+    existing = tmp_path / "modèle.xlsx"
+    existing.write_bytes(b"my own work")
+    assert "existe déjà" in demo_cli.refused("import", "--template", str(existing))
+    assert existing.read_bytes() == b"my own work"
+    assert "indiquez un fichier .xlsx ou .csv" in demo_cli.refused(
+        "import", "--template", str(tmp_path / "modèle.ods"))
+    assert not (tmp_path / "modèle.ods").exists()
+    demo_cli.ok("import", "--template", str(tmp_path / "neuf.csv"))
+    assert (tmp_path / "neuf.csv").read_text(encoding="utf-8-sig").startswith("raison_sociale")
+
+
+def test_a_new_database_is_private(tmp_path, capsys, monkeypatch):
+    """It holds the password hashes: mode 600 as the settings file, its journals too."""
+    data = tmp_path / "data"
+    code, _, err = Cli(tmp_path / "unused.toml", capsys, monkeypatch)(
+        "--data", str(data), "init", "--cabinet", "Cabinet Privé", config=False)
+    assert code == 0, err
+    modes = {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()
+             if p.name.startswith("liasse.db") or p.name == "liasse.toml"}
+    assert modes["liasse.db"] == 0o600 and modes["liasse.toml"] == 0o600, modes
+    assert all(mode == 0o600 for mode in modes.values()), modes

@@ -118,7 +118,7 @@ class Template:
         """Give an empty database this state (a database that is not empty is left as is)."""
         if engine.dialect.name == "sqlite":
             path = Path(engine.url.database)
-            if not path.exists():
+            if not path.exists() or path.stat().st_size == 0:  # (make_engine makes it empty)
                 shutil.copyfile(self.sqlite_file, path)
             return
         with engine.begin() as connection:
