@@ -58,7 +58,32 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=Parser)
     for module in (setup, companies, users, portfolios, importing, storage, mail, audit):
         module.register(sub)
+    _french_placeholders(parser)
     return parser
+
+
+# What the usage lines show for a value with no placeholder of its own (argparse shows the
+# option's English name): options in capitals, positional arguments in lower case.
+PLACEHOLDERS = {
+    "action": "acte", "address": "adresse", "colour": "couleur", "company": "entreprise",
+    "contact_email": "email", "contact_name": "nom", "contact_phone": "téléphone",
+    "database_url": "url", "date": "date", "email": "email", "folder": "dossier",
+    "host": "hôte", "legal_form": "forme", "level": "niveau", "login": "identifiant",
+    "logo": "fichier", "name": "nom", "password": "mot_de_passe", "port": "port",
+    "portfolio": "portefeuille", "role": "rôle", "siren": "siren", "vat_regime": "régime",
+    "year_end": "mm-jj",
+}
+
+
+def _french_placeholders(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _french_placeholders(child)
+        elif action.metavar is None and action.choices is None and action.nargs != 0 \
+                and action.dest in PLACEHOLDERS:
+            text = PLACEHOLDERS[action.dest]
+            action.metavar = text.upper() if action.option_strings else text
 
 
 def _log_unexpected(args: argparse.Namespace) -> Path:

@@ -899,3 +899,23 @@ def test_a_new_database_is_private(tmp_path, capsys, monkeypatch):
              if p.name.startswith("liasse.db") or p.name == "liasse.toml"}
     assert modes["liasse.db"] == 0o600 and modes["liasse.toml"] == 0o600, modes
     assert all(mode == 0o600 for mode in modes.values()), modes
+
+
+def test_usage_lines_name_values_in_french():
+    """argparse shows an option's English name (NAME, LEGAL_FORM...) where no placeholder
+    is given: every value has one (or a list of choices)."""
+    untranslated = []
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    walk(child)
+            elif action.nargs != 0 and not isinstance(action, argparse._HelpAction) \
+                    and action.metavar is None and action.choices is None:
+                untranslated.append(f"{parser.prog} {action.dest}")
+
+    walk(build_parser())
+    assert untranslated == []
+    assert "--legal-form FORME" in build_parser()._subparsers._group_actions[0] \
+        .choices["company"]._subparsers._group_actions[0].choices["add"].format_usage()
