@@ -27,7 +27,7 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,14 +135,13 @@ class BlobWriter:
             Path(self._tmp_name).unlink(missing_ok=True)
 
 
-def _close_descriptors(open_fds: list) -> None:
+def _close_descriptors(*descriptors: Iterable[int]) -> None:
     """Close a collected store's spare files (then gone) and its folder."""
-    for entry in open_fds:
-        for fd in entry if isinstance(entry, deque) else (entry,):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    for fd in (fd for group in descriptors for fd in group):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 class BlobStore:
@@ -160,8 +159,8 @@ class BlobStore:
         self._refilling = False
         self._spare_maker: ThreadPoolExecutor | None = None  # its thread, made on first use
         self._spares_lock = threading.Lock()
-        self._open_fds = [self._spares]  # closed when the store is collected
-        weakref.finalize(self, _close_descriptors, self._open_fds)
+        self._folder_fds: list[int] = []  # the store's folder, opened by the first upload
+        weakref.finalize(self, _close_descriptors, self._spares, self._folder_fds)
 
     def ensure_folder(self, folder: Path | str) -> None:
         folder = str(folder)
@@ -215,7 +214,7 @@ class BlobStore:
         except OSError:
             return False
         self._root_fd = root_fd
-        self._open_fds.append(root_fd)
+        self._folder_fds.append(root_fd)
         name = self.temporary_name()
         try:
             fd = self._anonymous_file()

@@ -69,10 +69,13 @@ SHEETS = {COMPANY_SHEET: COMPANY_COLUMNS, USER_SHEET: USER_COLUMNS}
 # The longest text a cell may hold: the database column's length, or a generous bound for the
 # free or split columns; a longer cell is refused with its row number.
 MAX_CELL_CHARS = {
-    "raison_sociale": 200, "siren": 20, "forme_juridique": 50, "adresse": 1000,
-    "regime_tva": 30, "cloture_exercice": 10, "date_protection": 30, "portefeuille": 200,
+    "raison_sociale": 200, "siren": 20, "regime_tva": 30, "cloture_exercice": 10,
+    "date_protection": 30, "portefeuille": 200,
     "interlocuteur_identifiant": 64, "interlocuteur_nom": 200, "interlocuteur_email": 254,
-    "contact_nom": 200, "contact_email": 254, "contact_telephone": 40,
+    "contact_email": 254,
+    **{column: companies.FIELD_LIMITS[field][1] for column, field in (
+        ("forme_juridique", "legal_form"), ("adresse", "address"),
+        ("contact_nom", "contact_name"), ("contact_telephone", "contact_phone"))},
     "identifiant": 64, "nom": 200, "role": 20, "email": 254, "entreprise": 200,
     "portefeuilles": 2000, "dossiers_lecture": 2000, "dossiers_ecriture": 2000,
 }

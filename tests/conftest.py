@@ -37,6 +37,14 @@ from config.settings import Settings, load_settings
 __all__ = ["DEMO_PASSWORD", "FAST_SECURITY", "render_toml"]  # imported by test modules
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch):
+    """Only --config/--data choose the settings of a `liasse` command run in-process,
+    whatever the developer's shell exports."""
+    monkeypatch.delenv("LIASSE_DATA", raising=False)
+    monkeypatch.delenv("LIASSE_CONFIG", raising=False)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> Iterator[str]:
     """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""

@@ -35,13 +35,6 @@ PARIS = ZoneInfo("Europe/Paris")
 GENERATED = re.compile(r"Mot de passe initial \(à changer à la première connexion\) : (\S+)")
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch):
-    """Only --config/--data choose the settings, whatever the developer's shell exports."""
-    monkeypatch.delenv("LIASSE_DATA", raising=False)
-    monkeypatch.delenv("LIASSE_CONFIG", raising=False)
-
-
 def siren(prefix: int) -> str:
     """A valid SIREN (Luhn key) from an 8-digit prefix."""
     digits = f"{prefix:08d}"

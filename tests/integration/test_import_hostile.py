@@ -20,12 +20,6 @@ HEADER = "raison_sociale;siren;interlocuteur_identifiant;interlocuteur_nom"
 GOOD_ROW = "Pharmacie Durand;443061841;durand;Marie Durand"
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch):
-    monkeypatch.delenv("LIASSE_DATA", raising=False)
-    monkeypatch.delenv("LIASSE_CONFIG", raising=False)
-
-
 @pytest.fixture
 def run(demo, settings, capsys):
     """`liasse import ...` on the demo world: (exit code, stdout, stderr)."""

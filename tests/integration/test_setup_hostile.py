@@ -23,13 +23,6 @@ INJECTION = 'sqlite:////tmp/x.db"\n[smtp]\nhost = "evil.example"\n#'
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch):
-    """Only --config/--data choose the settings, whatever the developer's shell exports."""
-    monkeypatch.delenv("LIASSE_DATA", raising=False)
-    monkeypatch.delenv("LIASSE_CONFIG", raising=False)
-
-
-@pytest.fixture(autouse=True)
 def _never_listens(monkeypatch):
     def no_binding(*_args, **_kwargs):
         raise AssertionError("the command must refuse before listening")

@@ -39,13 +39,6 @@ ORPHANS_ONLY = "Intégrité : OK (orphelins sans gravité)."
 PROBLEMS = "Intégrité : PROBLÈMES TROUVÉS."
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch):
-    """Only --config chooses the settings, whatever the developer's shell exports."""
-    monkeypatch.delenv("LIASSE_DATA", raising=False)
-    monkeypatch.delenv("LIASSE_CONFIG", raising=False)
-
-
 @pytest.fixture
 def demo_cli(demo, settings, capsys, monkeypatch) -> Cli:
     """The CLI on the demo world (acting as the correspondant `expert` unless --as)."""
