@@ -20,6 +20,7 @@ from acl.passwords import PasswordHasher
 from acl.policy import Principal, reaches
 from acl.tree import create_company_tree
 from config.names import InvalidName, check_segment
+from config.numbers import whole_number
 from config.settings import FoldersSettings
 
 
@@ -195,7 +196,7 @@ def find_company(session: Session, principal: Principal, ref: str) -> Company:
     compact = ref.replace(" ", "")
     conditions = [func.lower(Company.name) == ref.lower(),
                   func.lower(Company.folder_name) == ref.lower()]
-    if compact.isascii() and compact.isdigit():  # not "²", which isdigit() accepts
+    if whole_number(compact) is not None:
         conditions.append(Company.siren == compact)
         if len(compact) < 9:
             conditions.append(Company.id == int(compact))

@@ -22,6 +22,7 @@ from typing import Any, get_type_hints
 from sqlalchemy.engine import URL, make_url
 
 from config.names import InvalidName, check_segment
+from config.numbers import PORTS
 
 SETTINGS_FILENAME = "liasse.toml"
 
@@ -60,7 +61,7 @@ def _positive_up_to(high: int) -> Callable[[Any], str | None]:
     return _check(lambda v: 0 < v <= high, f"doit être strictement positif et au plus {high}")
 
 
-_PORT = _check(lambda v: 0 <= v <= 65535, "doit être un port entre 0 et 65535")
+_PORT = _check(lambda v: v in PORTS, f"doit être un port entre {PORTS[0]} et {PORTS[-1]}")
 _DAY_SECONDS = 86400
 _MAX_MIB = 2**30  # one pebibyte, in MiB
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
 from acl.blobs import DISK_FULL, BlobWriter, full_disk_refused
+from config.numbers import whole_number
 
 HTTP_INSUFFICIENT_STORAGE = 507
 HTTP_CONTENT_TOO_LARGE = 413
@@ -15,7 +16,7 @@ INCOMPLETE_BODY = "Le corps de la requête est incomplet."
 
 def header_number(value: str) -> int | None:
     """A header's non-negative number, or None (ASCII digits only: "²".isdigit() is true)."""
-    return int(value) if value.isascii() and value.isdigit() else None
+    return whole_number(value)
 
 
 def announced_length(environ: dict) -> int | None:

@@ -7,16 +7,13 @@ from dataclasses import dataclass, field
 from flask import request
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1  # the largest value a database id column holds
+from config.numbers import MAX_ID, whole_number
 
 
 def parse_id(text: str | None) -> int | None:
     """A database id sent by a form, or None: digits (ASCII: "²".isdigit() is true) of a
     value an id column can hold (a larger one would fail in the database, not be absent)."""
-    if text is None or not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
+    return None if text is None else whole_number(text, MAX_ID, lowest=1)
 
 
 class IdConverter(IntegerConverter):

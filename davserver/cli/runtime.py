@@ -25,6 +25,7 @@ from acl.models import Role, User
 from acl.passwords import PasswordHasher
 from acl.principals import load_principal
 from config import dates
+from config.numbers import MAX_ID, whole_number
 from config.settings import SETTINGS_FILENAME, Settings, load_settings
 
 DEFAULT_DATA_DIR = "liasse-data"
@@ -131,16 +132,13 @@ def parse_date(text: str) -> date:
             f"date invalide « {text.strip()} » (JJ/MM/AAAA ou AAAA-MM-JJ)") from None
 
 
-MAX_ID = 2**63 - 1  # the database's integers
-
-
 def _whole(text: str, highest: int, refusal: str) -> int:
-    """`text` as a whole number from 1 to `highest` in ASCII digits (not "²", which
-    isdigit() accepts), else the argparse refusal (a usage error)."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= highest:
-        raise argparse.ArgumentTypeError(refusal.format(text))
-    return int(text)
+    """`text` as a whole number from 1 to `highest`, else the argparse refusal (a usage
+    error)."""
+    value = whole_number(text.strip(), highest, lowest=1)
+    if value is None:
+        raise argparse.ArgumentTypeError(refusal.format(text.strip()))
+    return value
 
 
 def parse_number(text: str) -> int:

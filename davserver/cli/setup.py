@@ -21,6 +21,7 @@ from acl.db import Database, make_engine, upgrade_schema
 from acl.errors import Refused, describe_os_error
 from acl.install import install, is_installed
 from acl.passwords import check_password
+from config.numbers import PORTS
 from config.settings import (
     DEFAULT_TREE,
     SETTINGS_FILENAME,
@@ -273,8 +274,8 @@ def _check_install_input(args: argparse.Namespace, password: str | None,
 
 
 def _check_port(port: int) -> None:
-    if not 0 <= port <= 65535:
-        raise Refused("Le port doit être compris entre 0 et 65535.")
+    if port not in PORTS:
+        raise Refused(f"Le port doit être compris entre {PORTS[0]} et {PORTS[-1]}.")
 
 
 def init_command(args: argparse.Namespace) -> int:
