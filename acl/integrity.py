@@ -1,7 +1,9 @@
-"""Integrity check of the blob store against the database (`liasse fsck`).
+"""Integrity of the blob store against the database.
 
-Finds documents or versions whose blob is missing, blobs no row points at (orphans: left by
-a failed commit or a purged trash), and blobs whose content no longer matches their name.
+`check` (`liasse fsck`) finds documents or versions whose blob is missing, blobs no row
+points at (orphans: left by a failed commit or a purged trash), and blobs whose content no
+longer matches their name. `recover_recent` (every server start) repairs what a power cut can
+leave: the bodies of the last moments, made durable in batches (acl.blobs, "Durability").
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from acl.blobs import CHUNK, BlobStore
+from acl.blobs import CHUNK, DURABLE_WITHIN, BlobStore
+from acl.documents import location_of
 from acl.models import Node, NodeVersion
 
 
@@ -48,6 +53,66 @@ def referenced_hashes(session: Session) -> dict[str, str]:
     return {sha: ", ".join(rows[:NAMED_USERS]) + (
         f" et {len(rows) - NAMED_USERS} autre(s)" if len(rows) > NAMED_USERS else "")
         for sha, rows in users.items()}
+
+
+def recover_recent(session: Session, blobs: BlobStore, *,
+                   window: float = DURABLE_WITHIN) -> list[str]:
+    """Check the bodies deposited in the last `window` seconds before the latest deposit the
+    database holds, and repair the rows whose body is missing or damaged (a power cut struck
+    before their batch was synced): a document gets its newest sound previous version back,
+    or the empty body; a version is dropped. Returns one sentence per repaired document.
+
+    Whatever the moment of the cut, a body at risk was deposited less than `window` seconds
+    before it, and every row the database kept is older than it: checking from the latest
+    row's time minus `window` covers them all, and costs nothing after a clean stop but
+    reading the last moments' bodies."""
+    latest = max((t for t in (
+        session.scalar(select(func.max(Node.modified_at)).where(Node.sha256.is_not(None))),
+        session.scalar(select(func.max(NodeVersion.modified_at)))) if t is not None),
+        default=None)
+    if latest is None:
+        return []
+    since = latest - timedelta(seconds=window)
+    verdicts: dict[str, bool] = {}
+
+    def sound(sha256: str, size: int) -> bool:
+        if sha256 not in verdicts:
+            verdicts[sha256] = _sound(blobs.path(sha256), sha256, size)
+        return verdicts[sha256]
+
+    for version in session.scalars(select(NodeVersion).where(NodeVersion.modified_at >= since)):
+        if not sound(version.sha256, version.size):
+            session.delete(version)
+    session.flush()
+    repaired = []
+    for node in session.scalars(select(Node).where(
+            Node.modified_at >= since, Node.sha256.is_not(None)).order_by(Node.id)):
+        if sound(node.sha256, node.size):
+            continue
+        path = location_of(session, node).path
+        for version in session.scalars(select(NodeVersion).where(
+                NodeVersion.node_id == node.id).order_by(NodeVersion.id.desc())):
+            if sound(version.sha256, version.size):
+                node.sha256, node.size = version.sha256, version.size
+                node.modified_at, node.deposited_by_id = version.modified_at, \
+                    version.deposited_by_id
+                session.delete(version)
+                repaired.append(f"« {path} » : son dernier dépôt n'avait pas atteint le "
+                                "disque ; la version précédente est rétablie.")
+                break
+        else:
+            node.sha256, node.size = blobs.put_bytes(b"")
+            repaired.append(f"« {path} » : son contenu n'avait pas atteint le disque ; le "
+                            "document est vide, à déposer de nouveau.")
+        session.flush()
+    return repaired
+
+
+def _sound(path: Path, sha256: str, size: int) -> bool:
+    try:
+        return path.stat().st_size == size and _hash_of(path) == sha256
+    except OSError:
+        return False
 
 
 def _hash_of(path) -> str:

@@ -87,6 +87,8 @@ class ServerSettings:
 class StorageSettings:
     data_dir: str = _setting("")
     trash_days: int = _setting(30, _between(0, 36500))
+    # Each body fsynced before the answer; False: small ones in batches (acl/blobs.py).
+    sync_each_upload: bool = _setting(False)
 
 
 @dataclass(frozen=True)

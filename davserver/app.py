@@ -38,8 +38,7 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
         default_quota_bytes=drive.quota_mib * 2**20 if drive.quota_mib else None)
     listings = ListingCache(drive.listing_cache_mib * 2**20) if drive.listing_cache_mib \
         else None
-    provider = LiasseProvider(db, BlobStore(settings.data_dir / "blobs"), limits,
-                              listings=listings)
+    provider = LiasseProvider(db, BlobStore.serving(settings), limits, listings=listings)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": MOUNT_PATH,

@@ -49,7 +49,7 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         # No secret configured: sessions last as long as this process.
         app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
     app.extensions["liasse"] = Services(settings, db, PasswordHasher(settings.security),
-                                        BlobStore(settings.data_dir / "blobs"))
+                                        BlobStore.serving(settings))
     app.before_request(load_user)
     app.before_request(check_csrf)
     app.teardown_appcontext(close_db_session)

@@ -16,10 +16,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from acl.accounts import check_display_name, check_email, check_login
+from acl.blobs import flush_blobs
 from acl.cabinet import clean_cabinet_fields, get_cabinet
 from acl.db import Database, make_engine, upgrade_schema
 from acl.errors import Refused, describe_os_error
 from acl.install import install, is_installed
+from acl.integrity import recover_recent
 from acl.passwords import check_password
 from config.numbers import PORTS
 from config.settings import (
@@ -338,6 +340,7 @@ def _is_loopback(host: str) -> bool:
 
 def _listen(settings: Settings, rt: Runtime, host: str, port: int, *,
             tls: bool) -> LiasseServer:
+    _recover_recent_deposits(rt)
     certificate = Path(settings.server.tls_certificate) if tls else None
     key = Path(settings.server.tls_private_key) if tls else None
     try:
@@ -347,6 +350,17 @@ def _listen(settings: Settings, rt: Runtime, host: str, port: int, *,
     except OSError as exc:
         raise Refused(f"Impossible d'écouter sur {host}:{port} : {exc.strerror or exc}.") \
             from None
+
+
+def _recover_recent_deposits(rt: Runtime) -> None:
+    """Before serving: repair what a power cut may have left (acl.blobs, "Durability")."""
+    with rt.db.transaction() as s:
+        repaired = recover_recent(s, rt.blobs)
+    if repaired:
+        print("Reprise après un arrêt brutal : des contenus déposés juste avant n'avaient "
+              "pas atteint le disque.")
+        for line in repaired:
+            print(f"  {line}")
 
 
 def _serve(server: LiasseServer, settings: Settings, rt: Runtime, banner: list[str]) -> int:
@@ -369,6 +383,7 @@ def _serve(server: LiasseServer, settings: Settings, rt: Runtime, banner: list[s
     finally:
         worker.stop()
         server.stop()
+        flush_blobs()  # the last uploads' bodies, before the process ends
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     print("Serveur arrêté.", flush=True)

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -182,6 +183,14 @@ def test_a_client_gone_mid_upload_leaves_nothing(live_server, demo, settings, up
         dav.close()
 
 
+def fsck(settings_path: Path) -> subprocess.CompletedProcess:
+    """`liasse fsck` on those settings, as an administrator runs it."""
+    return subprocess.run([*liasse_command(), "--config", str(settings_path), "fsck"],
+                          capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith("LIASSE_")})
+
+
 def test_a_server_killed_mid_upload_leaves_a_consistent_store(serve, settings_file, demo,
                                                                settings):
     """SIGKILL while a body arrives: after a restart the document does not exist, no stored
@@ -198,10 +207,7 @@ def test_a_server_killed_mid_upload_leaves_a_consistent_store(serve, settings_fi
     server.process.wait(timeout=30)
     sock.close()
 
-    check = subprocess.run([*liasse_command(), "--config", str(settings_file()), "fsck"],
-                           capture_output=True, text=True, timeout=300,
-                           env={k: v for k, v in os.environ.items()
-                                if not k.startswith("LIASSE_")})
+    check = fsck(settings_file())
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Contenus manquants" not in check.stdout, check.stdout
     assert "Contenus altérés" not in check.stdout, check.stdout
@@ -220,3 +226,71 @@ def test_a_server_killed_mid_upload_leaves_a_consistent_store(serve, settings_fi
     finally:
         dav.close()
         restarted.stop()
+
+
+def test_a_server_killed_right_after_uploads_keeps_them(serve, settings_file, demo, settings):
+    """The bodies of the last uploads are made durable in batches, after the answer: a
+    process killed at once (SIGKILL, no flush) loses none of them, and the restart reports
+    nothing to repair."""
+    server = serve()
+    dav = Dav(server.base_url, "secretaire", server.password)
+    bodies = {f"Facture {i}.pdf": b"%PDF-1.4 " + os.urandom(2000) for i in range(20)}
+    try:
+        for name, body in bodies.items():
+            assert dav("PUT", "/dav/" + quote(f"{BAKERY}/Achats/{name}"), body).status == 201
+    finally:
+        dav.close()
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
+
+    restarted = start_server(settings_file(), server.password)
+    dav = Dav(restarted.base_url, "secretaire", restarted.password)
+    try:
+        assert not any("arrêt brutal" in line for line in restarted.output), restarted.output
+        for name, body in bodies.items():
+            assert dav("GET", "/dav/" + quote(f"{BAKERY}/Achats/{name}")).body == body
+    finally:
+        dav.close()
+        restarted.stop()
+
+
+def test_a_restart_after_a_power_cut_repairs_the_bodies_that_did_not_reach_the_disk(
+        serve, settings_file, demo, settings):
+    """A power cut may lose the bodies of the last moments (synced in batches) while the
+    database kept their rows; the disk then shows them missing or damaged. The restart says
+    which documents it repaired: an overwritten one has its previous version again, a new
+    one is empty, to be deposited again; none points at a missing body."""
+    server = serve()
+    blobs = BlobStore(settings.data_dir / "blobs")
+    dav = Dav(server.base_url, "secretaire", server.password)
+    overwritten = "/dav/" + quote(f"{BAKERY}/Achats/Relevé de mars.pdf")
+    new = "/dav/" + quote(f"{BAKERY}/Achats/Facture d'avril.pdf")
+    try:
+        assert dav("PUT", overwritten, b"%PDF-1.4 mars").status == 201
+        assert dav("PUT", overwritten, b"%PDF-1.4 mars, corrige").status == 204
+        assert dav("PUT", new, b"%PDF-1.4 avril").status == 201
+    finally:
+        dav.close()
+    server.stop()
+    # What the disk shows after the cut: the last two bodies never got there.
+    Path(blobs.place(hashlib.sha256(b"%PDF-1.4 mars, corrige").hexdigest())).unlink()
+    Path(blobs.place(hashlib.sha256(b"%PDF-1.4 avril").hexdigest())).write_bytes(b"")
+
+    restarted = start_server(settings_file(), server.password)
+    dav = Dav(restarted.base_url, "secretaire", restarted.password)
+    try:
+        report = "".join(restarted.output)
+        assert "Reprise après un arrêt brutal" in report
+        assert "« Boulangerie Martin/Achats/Relevé de mars.pdf » : son dernier dépôt " \
+               "n'avait pas atteint le disque ; la version précédente est rétablie." in report
+        assert "« Boulangerie Martin/Achats/Facture d'avril.pdf » : son contenu n'avait pas " \
+               "atteint le disque ; le document est vide, à déposer de nouveau." in report
+        assert dav("GET", overwritten).body == b"%PDF-1.4 mars"
+        assert dav("GET", new).body == b""
+        assert dav("PUT", new, b"%PDF-1.4 avril").status == 204
+        assert dav("GET", new).body == b"%PDF-1.4 avril"
+    finally:
+        dav.close()
+        restarted.stop()
+    check = fsck(settings_file())
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -4,14 +4,16 @@ and named under tmp/ (elsewhere)."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import os
 import time
 
 import pytest
+from support.disk import record_fsyncs
 
-from acl.blobs import SPARES, BlobStore
+from acl.blobs import SPARES, BlobStore, flush_blobs
 
 BODY = b"%PDF-1.4 " + os.urandom(70_000)
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -92,3 +94,58 @@ def test_a_dropped_store_closes_its_files(tmp_path):
     del store
     gc.collect()
     assert open_descriptors() == before
+
+
+@pytest.fixture
+def synced(monkeypatch) -> list[int]:
+    return record_fsyncs(monkeypatch)
+
+
+def inode(store: BlobStore, sha: str) -> int:
+    return os.stat(store.place(sha)).st_ino
+
+
+def test_each_body_is_durable_before_it_is_named_by_default(store, synced):
+    """The CLI's store (imports, the demo): no body is named before its fsync."""
+    sha, _ = store.put_bytes(BODY)
+    assert synced == [inode(store, sha)]
+
+
+def test_the_servers_store_makes_small_bodies_durable_in_a_batch(tmp_path, synced):
+    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    shas = [store.put_bytes(b"%PDF-1.4 " + os.urandom(500))[0] for _ in range(5)]
+    assert all(store.exists(sha) for sha in shas)  # named (and readable) at once
+    inodes = {inode(store, sha) for sha in shas}
+    deadline = time.monotonic() + 60  # SYNC_DELAY after the first, on a busy machine more
+    while not inodes <= set(synced) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert inodes <= set(synced)
+
+
+def test_flushing_makes_every_body_named_so_far_durable(tmp_path, synced):
+    """What the server does as it stops: then, every body it named is on disk."""
+    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    sha, _ = store.put_bytes(BODY)
+    flush_blobs()
+    assert inode(store, sha) in synced
+
+
+def test_a_large_body_is_durable_before_it_is_named_even_when_syncing_later(tmp_path, synced,
+                                                                          monkeypatch):
+    monkeypatch.setattr("acl.blobs.WRITEBACK", 1000)  # BODY is "large"
+    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    sha, _ = store.put_bytes(BODY)
+    assert synced == [inode(store, sha)]
+
+
+def test_a_failed_later_sync_is_logged(tmp_path, monkeypatch, caplog):
+    """An fsync refused after the answer (a failing disk) cannot reach the uploader: it is
+    in the server's error log, and the next start checks that body (test_recovery.py)."""
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr("acl.blobs.os.fsync", failing)  # only the later sync calls it
+    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    sha, _ = store.put_bytes(BODY)
+    flush_blobs()
+    assert f"Corps {store.place(sha)} non synchronisé sur le disque" in caplog.text

@@ -9,6 +9,7 @@ import os
 
 import pytest
 from sqlalchemy import func, select
+from support.disk import record_fsyncs
 from support.wsgi import InProcessDrive
 
 from acl.blobs import BlobStore, BlobWriter
@@ -233,7 +234,8 @@ def test_incomplete_put_stores_nothing(drive, demo):
 def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monkeypatch,
                                                        through, failing, failure, expected):
     """A body the disk refuses, as its file is made (no spare file left, no inode free),
-    while it is written, or made durable: there is no document, no event, no blob, no
+    while it is written, or made durable (a body the store syncs before naming it: one of
+    WRITEBACK bytes or more, here lowered): there is no document, no event, no blob, no
     temporary file left."""
     drive("HEAD", DOC, user="secretaire")
     if through == "fast path":
@@ -248,6 +250,7 @@ def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monke
     if failing == "create":
         monkeypatch.setattr(BlobStore, "temporary_file", fail)
     elif failing == "fsync":
+        monkeypatch.setattr("acl.blobs.WRITEBACK", 4)
         monkeypatch.setattr("acl.blobs.os.fsync", fail)
     else:
         monkeypatch.setattr(BlobWriter, "write", fail)
@@ -289,3 +292,24 @@ def test_put_past_the_quota_is_refused_before_wsgidav(demo, settings_file, hashe
     assert drive("PUT", DOC, b"&" * 900_000, user="secretaire")[0] == "204 No Content"
     assert drive("PUT", "/Boulangerie Martin/Achats/petit.pdf", b"%" * 100_000,
                  user="secretaire")[0] == "201 Created"
+
+
+@pytest.mark.parametrize("through", ["fast path", "WsgiDAV"])
+def test_with_sync_each_upload_a_body_is_on_disk_before_the_answer(
+        demo, settings_file, hasher, demo_password, blobs, monkeypatch, through):
+    """`[storage] sync_each_upload = true`: no batch, the body is fsynced before the 201."""
+    from config.settings import load_settings
+
+    synced = record_fsyncs(monkeypatch)
+    settings = load_settings(settings_file(storage={"sync_each_upload": True}))
+    drive = InProcessDrive(build_drive(settings, demo, hasher), demo_password)
+    drive("HEAD", DOC, user="secretaire")  # the company is cached: the fast path may answer
+    if through == "fast path":
+        without_wsgidav(drive)
+    else:
+        without_fast_path(drive)
+    body = b"%PDF-1.4 durable " + os.urandom(100)
+    status, _ = drive("PUT", "/Boulangerie Martin/Achats/durable.pdf", body,
+                      user="secretaire")
+    assert status == "201 Created"
+    assert os.stat(blobs.place(hashlib.sha256(body).hexdigest())).st_ino in synced

@@ -323,7 +323,8 @@ def test_a_full_disk_says_so_and_stores_nothing(settings, visit, node_id, monkey
     def full(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    if failing == "fsync":
+    if failing == "fsync":  # a body synced before it is named (WRITEBACK bytes or more)
+        monkeypatch.setattr("acl.blobs.WRITEBACK", 4)
         monkeypatch.setattr("acl.blobs.os.fsync", full)
     else:
         monkeypatch.setattr(BlobWriter, "write", full)
