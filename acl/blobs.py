@@ -85,9 +85,12 @@ class BlobWriter:
     def __init__(self, store: BlobStore) -> None:
         self.store = store
         self._tmp_name, fd = store.temporary_file()  # no name (None): an anonymous file
-        # Unbuffered: the body comes in large blocks (a buffer would copy them), and the
-        # buffered file's set-up costs two system calls per upload.
-        self._file = os.fdopen(fd, "wb", buffering=0)
+        # The descriptor itself, written with os.write: the body comes in large blocks (a
+        # buffer would copy them), and a file object's set-up costs a system call per upload
+        # (each one a hand-over of the interpreter lock when other threads wait for it).
+        # Closed by `commit` or `discard`, else when the writer is collected.
+        self._fd = fd
+        self._close = weakref.finalize(self, os.close, fd)
         self._digest = hashlib.sha256()
         self.size = 0
         self._synced = 0
@@ -96,15 +99,14 @@ class BlobWriter:
     def write(self, data: bytes) -> int:
         self._digest.update(data)
         view = memoryview(data)
-        while view:  # a raw write may take only a part (rare, on a regular file)
-            view = view[self._file.write(view):]
+        while view:  # a write may take only a part (rare, on a regular file)
+            view = view[os.write(self._fd, view):]
         self.size += len(data)
         if self.size - self._synced >= WRITEBACK:
             # Start writing the body out while the rest arrives (Linux starts writeback of
             # the range, then drops it from the page cache): the fsync at the end has only
             # the last part left to wait for, and a big upload does not fill the cache.
-            self._file.flush()
-            os.posix_fadvise(self._file.fileno(), self._synced, self.size - self._synced,
+            os.posix_fadvise(self._fd, self._synced, self.size - self._synced,
                              os.POSIX_FADV_DONTNEED)
             self._synced = self.size
         return len(data)
@@ -120,7 +122,7 @@ class BlobWriter:
         try:
             syncer = self.store.syncer if self.size < WRITEBACK else None
             if syncer is None:
-                os.fsync(self._file.fileno())
+                os.fsync(self._fd)
             sha = self._digest.hexdigest()
             target = self.store.place(sha)
             folder = target.rpartition("/")[0]
@@ -130,7 +132,7 @@ class BlobWriter:
             except FileNotFoundError:  # its folder was removed since it was made
                 os.makedirs(folder, exist_ok=True)
                 self._file_as(target)
-            self._file.close()
+            self._close()
             self._committed = True
             if syncer is not None:
                 syncer.add(target)
@@ -148,10 +150,10 @@ class BlobWriter:
             os.replace(self._tmp_name, target)
             return
         try:
-            self.store.link_anonymous(self._file.fileno(), target)
+            self.store.link_anonymous(self._fd, target)
         except FileExistsError:
             name = self.store.temporary_name()
-            self.store.link_anonymous(self._file.fileno(), name)
+            self.store.link_anonymous(self._fd, name)
             os.replace(name, target)
 
     def discard(self) -> None:
@@ -159,8 +161,7 @@ class BlobWriter:
         one disappears as it is closed."""
         if self._committed:
             return
-        if not self._file.closed:
-            self._file.close()
+        self._close()  # once: a finalizer runs at most once
         if self._tmp_name is not None:
             Path(self._tmp_name).unlink(missing_ok=True)
 

@@ -144,6 +144,15 @@ def test_help_of_every_command(path, capsys):
     assert "affiche cette aide et quitte" in out
 
 
+def test_the_command_runs_as_a_module_too():
+    """`python -m davserver.cli`: what the tests and the benchmark fall back on where the
+    installed `liasse` script is missing."""
+    done = subprocess.run([sys.executable, "-m", "davserver.cli", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage : liasse")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["company", "add", "Nouvelle", "--interlocuteur", "n", "--interlocuteur-name", "N"],
      "arguments obligatoires manquants : --siren"),
