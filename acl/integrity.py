@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from acl.blobs import CHUNK, DURABLE_WITHIN, BlobStore
 from acl.documents import location_of
+from acl.events import record_event
 from acl.models import Node, NodeVersion
 
 
@@ -60,7 +61,8 @@ def recover_recent(session: Session, blobs: BlobStore, *,
     """Check the bodies deposited in the last `window` seconds before the latest deposit the
     database holds, and repair the rows whose body is missing or damaged (a power cut struck
     before their batch was synced): a document gets its newest sound previous version back,
-    or the empty body; a version is dropped. Returns one sentence per repaired document.
+    or the empty body; a version is dropped. Each repaired document gets a "repaired" event
+    (for the feeds); returns one sentence per repaired document.
 
     Whatever the moment of the cut, a body at risk was deposited less than `window` seconds
     before it, and every row the database kept is older than it: checking from the latest
@@ -89,7 +91,8 @@ def recover_recent(session: Session, blobs: BlobStore, *,
             Node.modified_at >= since, Node.sha256.is_not(None)).order_by(Node.id)):
         if sound(node.sha256, node.size):
             continue
-        path = location_of(session, node).path
+        location = location_of(session, node)
+        path, lost = location.path, node.sha256
         for version in session.scalars(select(NodeVersion).where(
                 NodeVersion.node_id == node.id).order_by(NodeVersion.id.desc())):
             if sound(version.sha256, version.size):
@@ -104,6 +107,9 @@ def recover_recent(session: Session, blobs: BlobStore, *,
             node.sha256, node.size = blobs.put_bytes(b"")
             repaired.append(f"« {path} » : son contenu n'avait pas atteint le disque ; le "
                             "document est vide, à déposer de nouveau.")
+        record_event(session, "repaired", company_id=node.company_id,
+                     folder=location.folder or "", node_id=node.id, path=path, actor_id=None,
+                     detail={"lost_sha256": lost, "sha256": node.sha256, "size": node.size})
         session.flush()
     return repaired
 

@@ -7,6 +7,7 @@ Here a lost body is a blob removed or damaged after its deposit, as the disk wou
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from acl import documents
 from acl.blobs import DURABLE_WITHIN, BlobStore
 from acl.integrity import recover_recent
-from acl.models import Company, Node, NodeVersion, User
+from acl.models import Company, Event, Node, NodeVersion, User
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 
@@ -84,6 +85,12 @@ def test_a_damaged_overwrite_gets_its_previous_version_back(demo, blobs):
     node, versions = document(demo, "releve.pdf")
     assert (node.sha256, node.size) == (first, len(b"%PDF-1.4 janvier"))
     assert versions == []  # the version became the document again
+    with demo.session() as s:  # for the feeds: what changed, and what was lost
+        event = s.scalars(select(Event).where(Event.kind == "repaired")).one()
+        assert (event.node_id, event.path, event.actor_id) == (
+            node.id, "Boulangerie Martin/Achats/releve.pdf", None)
+        assert json.loads(event.detail) == {"lost_sha256": second, "sha256": first,
+                                            "size": len(b"%PDF-1.4 janvier")}
     with blobs.open(node.sha256) as body:
         assert body.read() == b"%PDF-1.4 janvier"
 
