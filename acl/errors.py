@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 
 
 class Refused(Exception):
@@ -59,3 +60,38 @@ def describe_os_error(exc: OSError) -> str:
     is English)."""
     return _OS_REASONS.get(exc.errno or 0,
                            f"erreur système {errno.errorcode.get(exc.errno or 0, exc.errno)}")
+
+
+# What SQLite and PostgreSQL say (in English) when a database cannot be used, in French:
+# (a pattern of the driver's text, the reason). The first that matches is given.
+_DATABASE_REASONS = (
+    (r"database is locked", "elle est occupée par une autre écriture, réessayez"),
+    (r"unable to open database file", "son fichier ne peut pas être ouvert"),
+    (r"readonly database", "elle est en lecture seule"),
+    (r"database or disk is full", "disque plein"),
+    (r"disk i/o error", "erreur d'entrée-sortie du disque"),
+    (r"file is not a database", "ce fichier n'est pas une base de données"),
+    (r"database disk image is malformed", "son fichier est endommagé"),
+    (r'database "([^"]*)" does not exist',
+     "la base « {0} » n'existe pas sur le serveur PostgreSQL"),
+    (r'role "([^"]*)" does not exist', "le rôle PostgreSQL « {0} » n'existe pas"),
+    (r"password authentication failed", "identifiant ou mot de passe refusé par PostgreSQL"),
+    (r"no password supplied", "PostgreSQL demande un mot de passe"),
+    (r"could not translate host name|name or service not known",
+     "nom d'hôte du serveur PostgreSQL inconnu"),
+    (r"connection refused", "aucun serveur PostgreSQL ne répond à cette adresse"),
+    (r"timeout expired|timed out", "le serveur PostgreSQL n'a pas répondu à temps"),
+    (r"too many connections|remaining connection slots",
+     "le serveur PostgreSQL n'accepte plus de connexions"),
+)
+
+
+def describe_database_error(driver_error: BaseException) -> str:
+    """Why the database cannot be used, in French when the driver's (English) text is one of
+    the usual ones; else that text, on one line."""
+    text = " ".join(str(driver_error).split())  # PostgreSQL's reasons span several lines
+    for pattern, reason in _DATABASE_REASONS:
+        found = re.search(pattern, text, re.IGNORECASE)
+        if found:
+            return reason.format(*found.groups())
+    return text

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
-from acl.errors import Refused
+from acl.errors import Refused, describe_database_error
 from config.settings import SettingsError
 from davserver.cli import (
     audit,
@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_REFUSED
     except OperationalError as exc:
-        reason = " ".join(str(exc.orig).split())  # PostgreSQL's reasons span several lines
-        print(f"liasse : base de données inaccessible ({reason}).", file=sys.stderr)
+        print(f"liasse : base de données inaccessible : {describe_database_error(exc.orig)}.",
+              file=sys.stderr)
         return EXIT_REFUSED
     except DatabaseError as exc:  # not a database, or a damaged one
         print(f"liasse : la base de données est illisible : fichier endommagé ou qui n'est pas "

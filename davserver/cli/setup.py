@@ -19,7 +19,7 @@ from acl.accounts import check_display_name, check_email, check_login
 from acl.blobs import flush_blobs
 from acl.cabinet import clean_cabinet_fields, get_cabinet
 from acl.db import Database, make_engine, upgrade_schema
-from acl.errors import Refused, describe_os_error
+from acl.errors import Refused, describe_database_error, describe_os_error
 from acl.install import install, is_installed
 from acl.integrity import recover_recent
 from acl.passwords import check_password
@@ -249,8 +249,8 @@ def _create_database(settings: Settings) -> Database:
         upgrade_schema(engine)
     except OperationalError as exc:  # a server that does not answer, a file it cannot open
         engine.dispose()
-        reason = " ".join(str(exc.orig).split())  # PostgreSQL's reasons span several lines
-        raise Refused(f"Base de données inaccessible ({reason}).") from None
+        raise Refused("Base de données inaccessible : "
+                      f"{describe_database_error(exc.orig)}.") from None
     except BaseException:
         engine.dispose()
         raise
