@@ -401,11 +401,6 @@ class BlobStore:
         except FileNotFoundError:
             return self._earlier_path(sha256).open("rb", buffering=0)  # raises if missing too
 
-    def flush(self) -> None:
-        """Make every body this store named so far durable."""
-        if self.syncer is not None:
-            self.syncer.flush()
-
     def all_hashes(self) -> set[str]:
         return {p.name for pattern in ("??/*", "??/??/*") for p in self.root.glob(pattern)
                 if p.is_file()}

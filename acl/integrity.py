@@ -61,8 +61,9 @@ def recover_recent(session: Session, blobs: BlobStore, *,
     """Check the bodies deposited in the last `window` seconds before the latest deposit the
     database holds, and repair the rows whose body is missing or damaged (a power cut struck
     before their batch was synced): a document gets its newest sound previous version back,
-    or the empty body; a version is dropped. Each repaired document gets a "repaired" event
-    (for the feeds); returns one sentence per repaired document.
+    or the empty body; a version is dropped (and named, unless its document is). Each
+    repaired document gets a "repaired" event (for the feeds); returns one sentence per
+    repaired document.
 
     Whatever the moment of the cut, a body at risk was deposited less than `window` seconds
     before it, and every row the database kept is older than it: checking from the latest
@@ -82,8 +83,10 @@ def recover_recent(session: Session, blobs: BlobStore, *,
             verdicts[sha256] = _sound(blobs.path(sha256), sha256, size)
         return verdicts[sha256]
 
+    lost_versions: dict[int, int] = {}  # node id -> versions dropped
     for version in session.scalars(select(NodeVersion).where(NodeVersion.modified_at >= since)):
         if not sound(version.sha256, version.size):
+            lost_versions[version.node_id] = lost_versions.get(version.node_id, 0) + 1
             session.delete(version)
     session.flush()
     repaired = []
@@ -91,6 +94,7 @@ def recover_recent(session: Session, blobs: BlobStore, *,
             Node.modified_at >= since, Node.sha256.is_not(None)).order_by(Node.id)):
         if sound(node.sha256, node.size):
             continue
+        lost_versions.pop(node.id, None)  # named below with its document
         location = location_of(session, node)
         path, lost = location.path, node.sha256
         for version in session.scalars(select(NodeVersion).where(
@@ -111,6 +115,12 @@ def recover_recent(session: Session, blobs: BlobStore, *,
                      folder=location.folder or "", node_id=node.id, path=path, actor_id=None,
                      detail={"lost_sha256": lost, "sha256": node.sha256, "size": node.size})
         session.flush()
+    for node_id, count in sorted(lost_versions.items()):
+        what = "une version antérieure n'avait pas atteint le disque ; elle est retirée" \
+            if count == 1 else f"{count} versions antérieures n'avaient pas atteint le " \
+            "disque ; elles sont retirées"
+        path = location_of(session, session.get(Node, node_id)).path
+        repaired.append(f"« {path} » : {what} de son historique.")
     return repaired
 
 

@@ -119,3 +119,16 @@ def test_bodies_older_than_the_window_are_left_to_fsck(demo, blobs):
     assert recover(demo, blobs) == []
     node, _ = document(demo, "ancien.pdf")
     assert node.sha256 == old
+
+
+def test_a_lost_version_of_a_sound_document_is_dropped_and_named(demo, blobs):
+    first = deposit(demo, blobs, "bilan.pdf", b"%PDF-1.4 b1")
+    second = deposit(demo, blobs, "bilan.pdf", b"%PDF-1.4 b2")
+    third = deposit(demo, blobs, "bilan.pdf", b"%PDF-1.4 b3")
+    lose(blobs, second)
+    assert recover(demo, blobs) == ["« Boulangerie Martin/Achats/bilan.pdf » : une version "
+                                    "antérieure n'avait pas atteint le disque ; elle est "
+                                    "retirée de son historique."]
+    node, versions = document(demo, "bilan.pdf")
+    assert node.sha256 == third
+    assert [v.sha256 for v in versions] == [first]
