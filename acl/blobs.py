@@ -230,17 +230,14 @@ def _sync_file(path: str) -> None:
     """fsync a named body (an fsync is of the file, whichever descriptor asks)."""
     try:
         fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
-        return  # purged meanwhile
+        pass  # purged meanwhile
     except OSError as error:
         log.error("Corps %s non synchronisé sur le disque : %s", path, error)
-        return
-    try:
-        os.fsync(fd)
-    except OSError as error:
-        log.error("Corps %s non synchronisé sur le disque : %s", path, error)
-    finally:
-        os.close(fd)
 
 
 class BlobStore:
