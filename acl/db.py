@@ -52,7 +52,7 @@ class UTCDateTime(TypeDecorator):
 def bind_writer(dialect, column_type) -> Callable[[Any], Any] | None:
     """How a parameter of this type is written for the dialect, as SQLAlchemy writes it (None:
     as it is); SQLite's UTC datetimes as the same text in one C call (SQLAlchemy's writer
-    formats eight fields in Python). For statements run on the driver directly (`acl.hot`,
+    formats eight fields in Python). For statements run on the driver directly (`acl.documents.hot`,
     the download history)."""
     if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
         return _sqlite_datetime

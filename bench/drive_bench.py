@@ -208,7 +208,7 @@ def wait_until_answering(port: int) -> None:
 
 def liasse_command() -> list[str]:
     exe = Path(sys.executable).parent / "liasse"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "davserver.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "liasse.cli"]
 
 
 def start_liasse(data: Path, folder_name: str, log_path: Path) -> Server:
@@ -401,17 +401,17 @@ def write_reference_folder(root: Path, name: str, count: int) -> None:
 
 def insert_liasse_folder(data: Path, name: str, count: int) -> str:
     """With the server stopped: create Achats/bench and Achats/bench/<name> holding `count`
-    documents, through acl.documents / acl.tree / acl.blobs (as the demo and imports do).
+    documents, through acl.documents.store / .tree / .blobs (as the demo and imports do).
     Returns the company's drive folder name."""
     from sqlalchemy import select
 
-    from acl import documents
-    from acl.blobs import BlobStore
-    from acl.documents import Location
-    from acl.models import Company, User
-    from acl.tree import add_document
+    from acl.documents import store
+    from acl.documents.blobs import BlobStore
+    from acl.documents.store import Location
+    from acl.documents.tree import add_document
+    from acl.people.models import Company, User
     from config.settings import SETTINGS_FILENAME, load_settings
-    from davserver.cli.runtime import open_database
+    from liasse.cli.runtime import open_database
 
     settings = load_settings(data / SETTINGS_FILENAME)
     db = open_database(settings)
@@ -420,11 +420,11 @@ def insert_liasse_folder(data: Path, name: str, count: int) -> str:
         with db.transaction() as s:
             company = s.scalars(select(Company).where(Company.name == COMPANY)).one()
             user = s.scalars(select(User).where(User.login == LIASSE_USER)).one()
-            achats = documents.resolve(s, company, [FOLDER])
+            achats = store.resolve(s, company, [FOLDER])
             if achats is None:
                 raise BenchError(f"no {FOLDER} folder in {COMPANY}")
-            bench = documents.create_folder(s, achats, "bench", user.id)
-            big = documents.create_folder(s, Location(company, (*achats.nodes, bench)), name,
+            bench = store.create_folder(s, achats, "bench", user.id)
+            big = store.create_folder(s, Location(company, (*achats.nodes, bench)), name,
                                           user.id)
             for i in range(count):
                 add_document(s, blobs, big, doc_name(i), io.BytesIO(doc_body(name, i)),
@@ -694,7 +694,7 @@ class Bench:
         first.stop()
         folder_name = insert_liasse_folder(data, self.folder_names[large_n], large_n)
         self.log(f"Liasse: demo world created, {large_n} documents inserted through "
-                 f"acl.documents/acl.tree/acl.blobs ({time.monotonic() - t:.1f} s)")
+                 f"acl.documents.store/.tree/.blobs ({time.monotonic() - t:.1f} s)")
         self.servers["liasse"] = start_liasse(data, folder_name, self.tmp / "liasse.log")
         self.log(f"servers: plain WsgiDAV pid {self.servers['ref'].pid} port "
                  f"{self.servers['ref'].port}; Liasse pid {self.servers['liasse'].pid} port "
@@ -748,7 +748,9 @@ class Bench:
             self.record("us_member", side, elapsed * 1e6 / large_n)
 
     def run(self) -> None:
-        from acl.blobs import SYNC_DELAY  # here: the reference's process imports nothing of Liasse
+        from acl.documents.blobs import (
+            SYNC_DELAY,  # here: the reference's process imports nothing of Liasse
+        )
 
         plan = self.plan
         settle = 2 * SYNC_DELAY  # the pause after each server's small PUTs (see where used)

@@ -87,7 +87,7 @@ class ServerSettings:
 class StorageSettings:
     data_dir: str = _setting("")
     trash_days: int = _setting(30, _between(0, 36500))
-    # Each body fsynced before the answer; False: small ones in batches (acl/blobs.py).
+    # Each body fsynced before the answer; False: small ones in batches (acl/documents/blobs.py).
     sync_each_upload: bool = _setting(False)
 
 
@@ -144,7 +144,7 @@ class SmtpSettings:
     password: str = _setting("")
     sender: str = _setting("")
     timeout_seconds: float = _setting(10.0, _positive_up_to(3600))
-    # The retry delay doubles from retry_base_seconds (capped at an hour by acl.outbox, but
+    # The retry delay doubles from retry_base_seconds (capped at an hour by acl.events.outbox, but
     # computed before the cap): these bounds keep it a valid duration.
     max_attempts: int = _setting(10, _positive_up_to(30))
     retry_base_seconds: float = _setting(30.0, _positive_up_to(3600))

@@ -1,5 +1,3 @@
-"""The drive and the composition root: WebDAV over the company trees, the cheroot server, the CLI.
-
-Only `davserver.server` and `davserver.cli` import every package; the rest of `davserver`
-depends on `acl` and `config` alone.
-"""
+"""The drive: WebDAV over the company trees (gate, fast paths, WsgiDAV provider and
+resources, listings, locks, download receipts). It depends on `acl` and `config` alone; the
+server that mounts it at `/dav` is assembled by the composition root, `liasse`."""

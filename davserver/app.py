@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from acl.blobs import BlobStore
 from acl.db import Database
-from acl.passwords import PasswordHasher
+from acl.documents.blobs import BlobStore
+from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.fastpath import FastPath
 from davserver.gate import DriveGate

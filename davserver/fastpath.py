@@ -2,7 +2,7 @@
 
 Most drive traffic is plain reads of documents. WsgiDAV answers one through its middleware
 stack, a resource object, a lock lookup and the ORM session; here the gate's own pooled
-connection resolves the path in one plain query (`acl.hot`), the one permission function
+connection resolves the path in one plain query (`acl.documents.hot`), the one permission function
 decides through the same `LiasseProvider.locate` as every other request, and the blob is
 sent with the headers WsgiDAV would send (tests/integration/test_fastpath.py compares them).
 
@@ -33,9 +33,9 @@ from wsgidav.dav_error import (
     DAVError,
 )
 
-from acl.blobs import DownloadStream
-from acl.documents import Location
-from acl.policy import Action, authorize
+from acl.documents.blobs import DownloadStream
+from acl.documents.store import Location
+from acl.rights.policy import Action, authorize
 from config.names import InvalidName, check_segment, normalize_segment
 from davserver import propfind
 from davserver.locks import holds_no_lock

@@ -10,7 +10,7 @@ Authentication is Basic only (Digest needs unhashed passwords; Windows wants Bas
 Verifying argon2 on every request would make Explorer crawl, so a successful verification is
 cached a few minutes under a keyed hash (BLAKE2b) of the credentials, and dropped when the
 account's `credentials_version` changes (password change, disablement). Failures are throttled and
-locked per login and per address, as for the web sign-in (`acl.accounts.authenticate`).
+locked per login and per address, as for the web sign-in (`acl.people.accounts.authenticate`).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
-from acl.accounts import authenticate
 from acl.db import Database
-from acl.hot import HotQueries
-from acl.models import User
-from acl.passwords import PasswordHasher
-from acl.policy import Principal
-from acl.principals import load_principal
+from acl.documents.hot import HotQueries
+from acl.people.accounts import authenticate
+from acl.people.models import User
+from acl.rights.passwords import PasswordHasher
+from acl.rights.policy import Principal
+from acl.rights.principals import load_principal
 from config.names import InvalidName, check_segment
 from davserver.transfer import expected_length, header_number
 
@@ -50,7 +50,7 @@ MAX_XML_BODY = 1024 * 1024
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 REALM = "Liasse"
-MAX_LOGIN = 64  # acl.accounts.LOGIN_RE
+MAX_LOGIN = 64  # acl.people.accounts.LOGIN_RE
 ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
 NOT_A_DESTINATION = "Destination invalide : ce n'est pas l'adresse d'un chemin du lecteur."
 BROKEN_CHUNKS = "Corps de requête invalide : son découpage en fragments (chunked) est erroné."
@@ -316,7 +316,7 @@ class DriveGate:
     def _identity(self, environ: dict, connection, user_id: int,
                   credentials_version: int) -> tuple[Account, Principal] | None:
         """One query checks the account and the rights generation; the principal is loaded
-        again only when an administrative act has happened since (acl.audit)."""
+        again only when an administrative act has happened since (acl.rights.audit)."""
         row = self.hot.account(connection, user_id)
         if row is None or not row.active or row.credentials_version != credentials_version:
             return None

@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from sqlalchemy import select
 
-from acl.models import Company
+from acl.people.models import Company
 from davserver.locks import holds_no_lock
 from davserver.resources import LIASSE_NS, RECEIPT_PROPS, NodeCollection
 

@@ -19,15 +19,16 @@ from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_PRECONDITION_FAILED, DAVError
 from wsgidav.dav_provider import DAVProvider
 from wsgidav.util import get_uri_name, get_uri_parent
 
-from acl import documents
-from acl.blobs import BlobStore
 from acl.db import Database
-from acl.documents import DownloadRecord, Location
+from acl.documents import store
+from acl.documents.blobs import BlobStore
+from acl.documents.hot import HotQueries
+from acl.documents.models import Node
+from acl.documents.store import DownloadRecord, Location
+from acl.documents.tree import company_root
 from acl.errors import InvalidInput
-from acl.hot import HotQueries
-from acl.models import Company, Node, User
-from acl.policy import Action, Resource, authorize
-from acl.tree import company_root
+from acl.people.models import Company, User
+from acl.rights.policy import Action, Resource, authorize
 from config.names import normalize_segment
 from davserver import propfind
 from davserver.receipts import ReceiptRecorder
@@ -80,7 +81,7 @@ class LiasseProvider(DAVProvider):
             return DriveRoot(self, environ)
         session: Session = environ["liasse.session"]
         location = self.locate(environ, segments, lambda company, root, names: (
-            documents.resolve(session, company, names, root=root)))
+            store.resolve(session, company, names, root=root)))
         return None if location is None else self.wrap(path, environ, location)
 
     def locate(self, environ: dict, segments: list[str],
@@ -115,7 +116,7 @@ class LiasseProvider(DAVProvider):
         if cached_only:
             return None, None
         session: Session = environ["liasse.session"]
-        company = documents.company_by_folder_name(session, folder_name)
+        company = store.company_by_folder_name(session, folder_name)
         root = company_root(session, company.id) if company is not None else None
         for row in (company, root):
             if row is not None:  # shared between requests: never expired with a session
@@ -157,18 +158,18 @@ class LiasseProvider(DAVProvider):
     def deposit(self, environ: dict, parent: Location, name: str, sha256: str,
                 size: int) -> Location:
         """File a stored body as the document `name` of `parent`: a new document, or a new
-        version of the one there now (`acl.documents.deposit`, in one transaction on the
-        thread's plain connection, `acl.hot`). Returns the document's location."""
+        version of the one there now (`acl.documents.store.deposit`, in one transaction on the
+        thread's plain connection, `acl.documents.hot`). Returns the document's location."""
         ids = {f"id_{i}": node.id for i, node in enumerate(parent.nodes)}
         for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
             try:                # then this body becomes its new version
                 with self.hot.transaction() as run:
                     # The path's nodes were resolved for this request, before this
                     # transaction (only names and ids are read from them): still live?
-                    if run(documents.count_live(len(ids)), ids)[0][0] != len(ids):
+                    if run(store.count_live(len(ids)), ids)[0][0] != len(ids):
                         raise DAVError(409, "Le dossier a changé pendant l'opération ; "
                                             "réessayez.")
-                    node = documents.deposit(run, parent, name, sha256, size,
+                    node = store.deposit(run, parent, name, sha256, size,
                                              environ["liasse.user"].id)
                 return Location(parent.company, (*parent.nodes, node))
             except InvalidInput as refused:  # a folder has that name
@@ -209,7 +210,7 @@ class LiasseProvider(DAVProvider):
         cache = environ.setdefault("liasse.usage", {})
         if company.id not in cache:
             cache[company.id] = self.usage_of(
-                company, documents.used_bytes(environ["liasse.session"], company.id))
+                company, store.used_bytes(environ["liasse.session"], company.id))
         return cache[company.id]
 
     def usage_of(self, company: Company, used: int) -> tuple[int, int]:
@@ -237,7 +238,7 @@ class LiasseProvider(DAVProvider):
         return None if quota is None else quota - used() + replacing
 
     def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
-        left = self.quota_left(company, replacing, lambda: documents.used_bytes(
+        left = self.quota_left(company, replacing, lambda: store.used_bytes(
             environ["liasse.session"], company.id))
         with disk_full_refused():  # no file can be made: 507, as for a quota
             blob = self.blobs.writer()

@@ -1,6 +1,6 @@
 """WsgiDAV resources over the node table: the drive root, folders and documents.
 
-Every access goes through `acl.policy.authorize` before storage is touched; a refused read
+Every access goes through `acl.rights.policy.authorize` before storage is touched; a refused read
 looks exactly like a missing resource (404), a refused write is a 403 with the reason.
 """
 
@@ -23,12 +23,13 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.util import get_uri_name, get_uri_parent, parse_if_header_dict
 
-from acl import documents
-from acl.blobs import DownloadStream
-from acl.documents import Location
+from acl.documents import store
+from acl.documents.blobs import DownloadStream
+from acl.documents.models import Node, NodeProperty
+from acl.documents.store import Location
 from acl.errors import InvalidInput
-from acl.models import Node, NodeProperty, User
-from acl.policy import Action, Decision, Principal, Resource, authorize
+from acl.people.models import User
+from acl.rights.policy import Action, Decision, Principal, Resource, authorize
 from config.names import InvalidName, check_segment
 from davserver.transfer import UploadWriter
 
@@ -81,7 +82,7 @@ class DriveRoot(DAVCollection):
         members = []
         for company in self.provider.companies(self.environ):
             if authorize(principal, Action.READ, Resource(company.id, company.is_active)):
-                location = documents.resolve(self.environ["liasse.session"], company, [])
+                location = store.resolve(self.environ["liasse.session"], company, [])
                 members.append(NodeCollection(self.provider, f"/{company.folder_name}",
                                               self.environ, location))
         return members
@@ -141,7 +142,7 @@ class _NodeMixin:
     def _require_write_subtree(self) -> None:
         """Writing (deleting, moving) a node also writes every document under it."""
         principal, _ = _ctx(self.environ)
-        decision = documents.authorize_subtree_write(self._session(), principal,
+        decision = store.authorize_subtree_write(self._session(), principal,
                                                      self.location)
         if not decision:
             raise _deny(decision)
@@ -254,7 +255,7 @@ class _NodeMixin:
     def _trash(self) -> None:
         with self.provider.db.transaction() as tx:
             location = self.provider.relocate(tx, self.location)
-            documents.trash(tx, location, _ctx(self.environ)[1].id)
+            store.trash(tx, location, _ctx(self.environ)[1].id)
         self.remove_all_locks(recursive=True)
         self.provider.forget(self.environ)
 
@@ -275,12 +276,12 @@ class _NodeMixin:
     def move_recursive(self, dest_path):
         self._require_write_subtree()
         target, name = self._destination(dest_path)
-        if self.node.kind == "folder" and target.node.id in documents.subtree_ids(
+        if self.node.kind == "folder" and target.node.id in store.subtree_ids(
                 self._session(), self.node.id):
             raise DAVError(HTTP_FORBIDDEN, "Un dossier ne peut pas être déplacé en lui-même.")
         self.remove_all_locks(recursive=True)
         with self.provider.db.transaction() as tx:
-            documents.move(tx, self.provider.relocate(tx, self.location),
+            store.move(tx, self.provider.relocate(tx, self.location),
                            self.provider.relocate(tx, target), name, _ctx(self.environ)[1].id)
         self.provider.forget(self.environ)
         return []
@@ -293,13 +294,13 @@ class _NodeMixin:
         with self.provider.db.transaction() as tx:
             target_now = self.provider.relocate(tx, target)
             source = self.provider.relocate(tx, self.location)
-            existing = documents.live_child(tx, target_now.node.id, name)
+            existing = store.live_child(tx, target_now.node.id, name)
             if existing is not None and existing.kind == self.node.kind:
                 if existing.kind == "file":  # overwrite: the old body becomes a version
-                    documents.store_body(tx, target_now, name, source.node.sha256,
+                    store.store_body(tx, target_now, name, source.node.sha256,
                                          source.node.size, _ctx(self.environ)[1].id)
                 return  # COPY onto an existing folder merges into it
-            documents.copy_node(tx, source, target_now, name, _ctx(self.environ)[1].id)
+            store.copy_node(tx, source, target_now, name, _ctx(self.environ)[1].id)
         self.provider.forget(self.environ)
 
 
@@ -309,12 +310,12 @@ class NodeCollection(_NodeMixin, DAVCollection):
     def get_member_list(self):
         principal, _ = _ctx(self.environ)
         session = self._session()
-        children = documents.live_children(session, self.node.id)
+        children = store.live_children(session, self.node.id)
         # Dead properties of every member in one query (PROPFIND Depth 1 is never N+1).
         dead = self.environ.setdefault("liasse.dead_props", {})
         for node in children:
             dead.setdefault(node.id, {})
-        for node_id, name, value in documents.children_properties(session, self.node.id):
+        for node_id, name, value in store.children_properties(session, self.node.id):
             dead[node_id][name] = value
         # ... and the logins their receipts show, in one more (not one per member).
         self.provider.user_logins(self.environ, {i for n in children
@@ -350,7 +351,7 @@ class NodeCollection(_NodeMixin, DAVCollection):
         self._require(Action.WRITE, self.location.resource(for_new_child=True))
         with self.provider.db.transaction() as tx:
             try:
-                documents.create_folder(tx, self.provider.relocate(tx, self.location), name,
+                store.create_folder(tx, self.provider.relocate(tx, self.location), name,
                                         _ctx(self.environ)[1].id)
             except InvalidInput as exc:
                 raise DAVError(405, exc.reason) from None

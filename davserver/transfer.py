@@ -1,4 +1,5 @@
-"""Uploads of the drive, bounded by size and quota (downloads: `acl.blobs.DownloadStream`)."""
+"""Uploads of the drive, bounded by size and quota (downloads:
+`acl.documents.blobs.DownloadStream`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable
 
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
-from acl.blobs import DISK_FULL, BlobWriter, full_disk_refused
+from acl.documents.blobs import DISK_FULL, BlobWriter, full_disk_refused
 from config.numbers import whole_number
 
 HTTP_INSUFFICIENT_STORAGE = 507
@@ -46,7 +47,7 @@ def check_size(size: int, *, max_bytes: int | None, quota_left: int | None) -> N
 
 def disk_full_refused():
     """A write the server's disk refuses for lack of space is refused with a 507, as past a
-    quota (`acl.blobs.full_disk_refused`)."""
+    quota (`acl.documents.blobs.full_disk_refused`)."""
     return full_disk_refused(lambda: DAVError(HTTP_INSUFFICIENT_STORAGE, DISK_FULL))
 
 

@@ -34,26 +34,16 @@ from flask import (
 )
 from sqlalchemy import select
 
-from acl import accounts, bulk_import, companies, delegation, invitations, portfolios
-from acl.audit import Context, admin_transaction, query_entries, record
 from acl.db import utcnow
+from acl.documents.tree import standard_folders
 from acl.errors import InvalidInput, NotFound, PermissionDenied, Refused
-from acl.models import (
-    AuditEntry,
-    Company,
-    CompanyStatus,
-    Invitation,
-    Level,
-    Portfolio,
-    Role,
-    Service,
-    Side,
-    User,
-    VatRegime,
-)
-from acl.policy import Principal, folder_level, has_service, reaches
-from acl.principals import load_principal
-from acl.tree import standard_folders
+from acl.people import accounts, bulk_import, companies, invitations, portfolios
+from acl.people.models import Company, CompanyStatus, Invitation, Portfolio, User, VatRegime
+from acl.rights import delegation
+from acl.rights.audit import Context, admin_transaction, query_entries, record
+from acl.rights.models import AuditEntry, Level, Role, Service, Side
+from acl.rights.policy import Principal, folder_level, has_service, reaches
+from acl.rights.principals import load_principal
 from config import dates
 from invoicing_web.forms import Form, parse_id
 from invoicing_web.security import context, db_session, login_required, services

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from acl.blobs import BlobStore
-from acl.cabinet import get_cabinet
 from acl.db import Database, as_utc
+from acl.documents.blobs import BlobStore
 from acl.errors import Refused
-from acl.passwords import PasswordHasher
+from acl.people.cabinet import get_cabinet
+from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
 from invoicing_web import admin, auth, dashboard, documents
 from invoicing_web.forms import IdConverter

@@ -6,10 +6,10 @@ import time
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
-from acl import accounts, invitations
-from acl.audit import admin_transaction
 from acl.errors import InvalidInput, NotFound
-from acl.models import User
+from acl.people import accounts, invitations
+from acl.people.models import User
+from acl.rights.audit import admin_transaction
 from invoicing_web.forms import Form
 from invoicing_web.security import context, login_required, services, sign_in
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
-from acl import activity, companies
-from acl.cabinet import LOGO_TYPES, get_cabinet
-from acl.models import Side
+from acl.documents import activity
+from acl.people import companies
+from acl.people.cabinet import LOGO_TYPES, get_cabinet
+from acl.rights.models import Side
 from invoicing_web.forms import parse_id
 from invoicing_web.security import db_session, login_required
 

@@ -1,7 +1,7 @@
 """Documents: browse the drive's tree, deposit, download (one or a zip), organise, trash.
 
-Thin views over `acl.library` and `acl.archive`, which check every access with the one
-permission function; whatever the user may not see answers 404.
+Thin views over `acl.documents.library` and `acl.documents.archive`, which check every
+access with the one permission function; whatever the user may not see answers 404.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wsgi import FileWrapper
 
-from acl import archive, library
-from acl.blobs import CHUNK, DownloadStream
-from acl.documents import Location
+from acl.documents import archive, library
+from acl.documents.blobs import CHUNK, DownloadStream
+from acl.documents.store import Location
 from acl.errors import InvalidInput, NotFound, Refused
-from acl.models import Side
+from acl.rights.models import Side
 from invoicing_web.forms import Form, parse_id
 from invoicing_web.security import db_session, login_required, services
 

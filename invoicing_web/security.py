@@ -16,13 +16,13 @@ from functools import wraps
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy.orm import Session
 
-from acl.audit import Context
-from acl.blobs import BlobStore
 from acl.db import Database
-from acl.models import User
-from acl.passwords import PasswordHasher
-from acl.policy import Principal
-from acl.principals import load_principal
+from acl.documents.blobs import BlobStore
+from acl.people.models import User
+from acl.rights.audit import Context
+from acl.rights.passwords import PasswordHasher
+from acl.rights.policy import Principal
+from acl.rights.principals import load_principal
 from config.settings import Settings
 
 

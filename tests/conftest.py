@@ -27,11 +27,11 @@ from support.world import (
     write_settings,
 )
 
-from acl.audit import Context
-from acl.blobs import BlobStore
 from acl.db import Database
-from acl.passwords import PasswordHasher
-from acl.principals import load_principal
+from acl.documents.blobs import BlobStore
+from acl.rights.audit import Context
+from acl.rights.passwords import PasswordHasher
+from acl.rights.principals import load_principal
 from config.settings import Settings, load_settings
 
 __all__ = ["DEMO_PASSWORD", "FAST_SECURITY", "render_toml"]  # imported by test modules
@@ -112,7 +112,7 @@ def demo_password() -> str:
 
 @pytest.fixture
 def ctx_of(db) -> Callable[..., Context]:
-    from acl.accounts import find_user
+    from acl.people.accounts import find_user
 
     def make(login: str, session=None) -> Context:
         if session is not None:

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import acl.models  # noqa: F401  (registers every table on the metadata)
+import acl.schema  # noqa: F401  (registers every table on the metadata)
 from acl.db import Base
 
 engine = context.config.attributes["engine"]

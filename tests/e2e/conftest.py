@@ -32,7 +32,7 @@ STARTUP_SECONDS = 60
 
 def liasse_command() -> list[str]:
     exe = Path(sys.executable).parent / "liasse"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "davserver.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "liasse.cli"]
 
 
 @dataclass

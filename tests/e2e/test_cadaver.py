@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from acl import documents
+from acl.documents import store
 
 pytestmark = pytest.mark.e2e
 
@@ -55,9 +55,9 @@ def succeeded(outputs: dict[str, str]) -> dict[str, bool]:
 
 def names(db, *path: str) -> list[str]:
     with db.session() as session:
-        company = documents.company_by_folder_name(session, BAKERY)
-        location = documents.resolve(session, company, list(path))
-        return [n.name for n in documents.live_children(session, location.node.id)]
+        company = store.company_by_folder_name(session, BAKERY)
+        location = store.resolve(session, company, list(path))
+        return [n.name for n in store.live_children(session, location.node.id)]
 
 
 def test_cadaver_round_trip(cadaver, live_server, demo):

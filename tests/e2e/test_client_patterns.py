@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import func, select
 from support.dav import Dav, responses
 
-from acl import documents
-from acl.models import Download, Event, Node
+from acl.documents import store
+from acl.documents.models import Download, Node
+from acl.events.models import Event
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +47,8 @@ def client(live_server) -> Iterator[Callable[[str | None], Dav]]:
 
 def node_at(db, *names: str) -> Node | None:
     with db.session() as session:
-        company = documents.company_by_folder_name(session, names[0])
-        location = documents.resolve(session, company, list(names[1:]))
+        company = store.company_by_folder_name(session, names[0])
+        location = store.resolve(session, company, list(names[1:]))
         return location.node if location else None
 
 

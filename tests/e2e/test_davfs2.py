@@ -27,8 +27,8 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import select
 
-from acl import documents
-from acl.models import NodeVersion
+from acl.documents import store
+from acl.documents.models import NodeVersion
 
 pytestmark = pytest.mark.e2e
 
@@ -184,8 +184,8 @@ def test_files_written_renamed_and_deleted_through_a_davfs2_mount(davfs_mount, l
     eventually(lambda: on_drive("Classement 2026", "Relevé n°12 (classé).pdf") == second,
                "the overwritten document")
     with demo.session() as session:
-        company = documents.company_by_folder_name(session, BAKERY)
-        node = documents.resolve(session, company, ["Achats", "Classement 2026",
+        company = store.company_by_folder_name(session, BAKERY)
+        node = store.resolve(session, company, ["Achats", "Classement 2026",
                                                     "Relevé n°12 (classé).pdf"]).node
         kept = session.scalars(select(NodeVersion.sha256).where(
             NodeVersion.node_id == node.id)).all()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from davserver.cli import main
+from liasse.cli import main
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def liasse() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("liasse")
-    return [found] if found else [sys.executable, "-m", "davserver.cli"]
+    return [found] if found else [sys.executable, "-m", "liasse.cli"]
 
 
 def clean_env() -> dict[str, str]:
@@ -194,7 +194,7 @@ def test_demo_refuses_before_binding(argv, reason, tmp_path, capsys, monkeypatch
         bound.append(args)
         raise RuntimeError("the demo must refuse before binding")
 
-    monkeypatch.setattr("davserver.cli.setup.LiasseServer", no_binding)
+    monkeypatch.setattr("liasse.cli.setup.LiasseServer", no_binding)
     for name in ("LIASSE_DATA", "LIASSE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     data = tmp_path / "d"

@@ -22,9 +22,12 @@ import pytest
 from sqlalchemy import select
 from support.dav import Dav, Reply, responses
 
-from acl import accounts, documents
-from acl.companies import set_protection_date
-from acl.models import Company, Download, Level, Node, NodeProperty, NodeVersion
+from acl.documents import store
+from acl.documents.models import Download, Node, NodeProperty, NodeVersion
+from acl.people import accounts
+from acl.people.companies import set_protection_date
+from acl.people.models import Company
+from acl.rights.models import Level
 
 pytestmark = pytest.mark.e2e
 
@@ -71,15 +74,15 @@ def tree_snapshot(db) -> list[tuple]:
 
 def node_at(db, *names: str) -> Node | None:
     with db.session() as session:
-        company = documents.company_by_folder_name(session, names[0])
-        location = documents.resolve(session, company, list(names[1:]))
+        company = store.company_by_folder_name(session, names[0])
+        location = store.resolve(session, company, list(names[1:]))
         return location.node if location else None
 
 
 def grant_read_on_fiscalite(db, ctx_of) -> None:
     with db.transaction() as session:
         secretaire = accounts.find_user(session, "secretaire")
-        bakery = documents.company_by_folder_name(session, BAKERY)
+        bakery = store.company_by_folder_name(session, BAKERY)
         accounts.grant(session, ctx_of("martin", session), secretaire, bakery, "Fiscalité",
                        Level.READ)
 

@@ -24,8 +24,9 @@ import pytest
 from sqlalchemy import select
 from support.dav import Dav, Reply, basic
 
-from acl.blobs import BlobStore
-from acl.models import Event, Node, NodeProperty
+from acl.documents.blobs import BlobStore
+from acl.documents.models import Node, NodeProperty
+from acl.events.models import Event
 
 pytestmark = pytest.mark.e2e
 

@@ -30,16 +30,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from acl.models import (
-    AlertMode,
-    Cabinet,
-    Event,
-    Node,
-    OutboxMessage,
-    PendingAlert,
-    User,
-    WorkerCursor,
-)
+from acl.documents.models import Node
+from acl.events.models import AlertMode, Event, OutboxMessage, PendingAlert, WorkerCursor
+from acl.people.models import Cabinet, User
 
 pytestmark = pytest.mark.e2e
 
@@ -229,7 +222,7 @@ def set_immediate(db, *logins: str) -> None:
 
 def liasse(config: Path, *argv: str) -> str:
     exe = Path(sys.executable).parent / "liasse"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "davserver.cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "liasse.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIASSE_")}
     done = subprocess.run([*command, "--config", str(config), *argv], capture_output=True,
                           text=True, env=env, timeout=60)

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from acl import documents
-from acl.models import Node, NodeVersion
+from acl.documents import store
+from acl.documents.models import Node, NodeVersion
 
 pytestmark = pytest.mark.e2e
 
@@ -84,9 +84,9 @@ def rclone(live_server, tmp_path, require_binary):
 
 def stored_names(db, *path: str) -> list[str]:
     with db.session() as session:
-        company = documents.company_by_folder_name(session, BAKERY)
-        location = documents.resolve(session, company, list(path))
-        return [n.name for n in documents.live_children(session, location.node.id)]
+        company = store.company_by_folder_name(session, BAKERY)
+        location = store.resolve(session, company, list(path))
+        return [n.name for n in store.live_children(session, location.node.id)]
 
 
 def test_rclone_copies_a_tree_up_and_down_and_syncs(rclone, tmp_path, demo):

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import select
 from support.dav import Dav, basic
 
-from acl.blobs import BlobStore
-from acl.models import Node
+from acl.documents.blobs import BlobStore
+from acl.documents.models import Node
 from tests.e2e.conftest import liasse_command, start_server
 
 pytestmark = pytest.mark.e2e

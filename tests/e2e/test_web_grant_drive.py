@@ -1,7 +1,7 @@
 """The issue's "done when", in a real browser against a real server: a right given in the
 habilitation matrix appears on the drive (WebDAV) for that user, and vanishes when revoked.
 
-The delegation rules (acl.delegation) let the correspondant (`expert`) and the company's
+The delegation rules (acl.rights.delegation) let the correspondant (`expert`) and the company's
 interlocuteur (`martin`) set a company utilisateur's rights; an associé may not, and the
 matrix says why.
 """

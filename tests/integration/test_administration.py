@@ -9,29 +9,24 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from acl import accounts, companies, portfolios
-from acl.accounts import authenticate
-from acl.audit import admin_transaction
-from acl.companies import CompanyInput
+from acl.documents.models import Node
+from acl.documents.tree import standard_folders
 from acl.errors import InvalidInput, PermissionDenied
-from acl.models import (
-    AuditEntry,
+from acl.people import accounts, companies, portfolios
+from acl.people.accounts import authenticate
+from acl.people.companies import CompanyInput
+from acl.people.models import (
     Company,
     CompanyStatus,
-    Habilitation,
-    Level,
-    Node,
     Portfolio,
-    Role,
-    Service,
-    ServiceGrant,
     User,
     portfolio_company,
     portfolio_member,
 )
-from acl.policy import Action, Resource, authorize
-from acl.principals import load_principal
-from acl.tree import standard_folders
+from acl.rights.audit import admin_transaction
+from acl.rights.models import AuditEntry, Habilitation, Level, Role, Service, ServiceGrant
+from acl.rights.policy import Action, Resource, authorize
+from acl.rights.principals import load_principal
 from config.settings import DEFAULT_TREE, FoldersSettings
 
 BAKERY = "Boulangerie Martin"

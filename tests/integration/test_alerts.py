@@ -1,7 +1,7 @@
 """Deposit alerts in-process: the event stream, who is told, digests, alert modes, bad
 addresses, header injection, and `liasse outbox list` (issue 4).
 
-Deposits go through `acl.documents.store_body`, the storage service of the drive; the
+Deposits go through `acl.documents.store.store_body`, the storage service of the drive; the
 background worker's job is run by `Worker.tick(now)` with an explicit clock, so that the quiet
 delay is crossed without waiting.
 """
@@ -19,16 +19,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from acl import accounts
-from acl.accounts import find_user
 from acl.db import utcnow
-from acl.documents import resolve, store_body
-from acl.events import visible_events_since
-from acl.models import AlertMode, Company, Event, Level, Node, OutboxMessage, PendingAlert
-from acl.outbox import build_message
-from acl.principals import load_principal
-from davserver.cli import main
-from davserver.worker import Worker
+from acl.documents.models import Node
+from acl.documents.store import resolve, store_body
+from acl.events.models import AlertMode, Event, OutboxMessage, PendingAlert
+from acl.events.outbox import build_message
+from acl.events.stream import visible_events_since
+from acl.people import accounts
+from acl.people.accounts import find_user
+from acl.people.models import Company
+from acl.rights.models import Level
+from acl.rights.principals import load_principal
+from liasse.cli import main
+from liasse.worker import Worker
 
 BAKERY = "Boulangerie Martin"
 GARAGE = "Garage Dupont"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from acl.audit import admin_transaction, query_entries
-from acl.companies import CompanyInput, create_company
+from acl.people.companies import CompanyInput, create_company
+from acl.rights.audit import admin_transaction, query_entries
 
 
 def test_associe_does_not_read_acts_on_companies_outside_his_portfolios(demo, settings, hasher,

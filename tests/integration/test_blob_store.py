@@ -1,5 +1,5 @@
-"""The blob store on a real file system (acl/blobs.py): a body is filed whole under its hash
-or not at all, in both ways the store makes temporary files: anonymous (`O_TMPFILE`, Linux)
+"""The blob store on a real file system (acl/documents/blobs.py): a body is filed whole under
+its hash or not at all, in both ways the store makes temporary files: anonymous (`O_TMPFILE`, Linux)
 and named under tmp/ (elsewhere)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import pytest
 from support.disk import record_fsyncs
 
-from acl.blobs import SPARES, BlobStore, flush_blobs
+from acl.documents.blobs import SPARES, BlobStore, flush_blobs
 
 BODY = b"%PDF-1.4 " + os.urandom(70_000)
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -132,7 +132,7 @@ def test_flushing_makes_every_body_named_so_far_durable(tmp_path, synced):
 
 def test_a_large_body_is_durable_before_it_is_named_even_when_syncing_later(tmp_path, synced,
                                                                           monkeypatch):
-    monkeypatch.setattr("acl.blobs.WRITEBACK", 1000)  # BODY is "large"
+    monkeypatch.setattr("acl.documents.blobs.WRITEBACK", 1000)  # BODY is "large"
     store = BlobStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     assert synced == [inode(store, sha)]
@@ -144,7 +144,7 @@ def test_a_failed_later_sync_is_logged(tmp_path, monkeypatch, caplog):
     def failing(fd: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr("acl.blobs.os.fsync", failing)  # only the later sync calls it
+    monkeypatch.setattr("acl.documents.blobs.os.fsync", failing)  # only the later sync calls it
     store = BlobStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     flush_blobs()

@@ -1,7 +1,7 @@
 """The `liasse` command as an administrator uses it: what it prints, its exit codes, and what
 it leaves in the database and the audit log.
 
-Commands run in-process through `davserver.cli.main` (output captured with capsys), except
+Commands run in-process through `liasse.cli.main` (output captured with capsys), except
 the concurrency test, which starts real `liasse` processes against one database.
 """
 
@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from stdnum import luhn
 from support.world import write_settings
 
-from acl.models import AuditEntry, Company, Role, User
-from acl.tree import standard_folders
-from davserver.cli import build_parser, main
+from acl.documents.tree import standard_folders
+from acl.people.models import Company, User
+from acl.rights.models import AuditEntry, Role
+from liasse.cli import build_parser, main
 from tests.conftest import DEMO_PASSWORD
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -145,9 +146,9 @@ def test_help_of_every_command(path, capsys):
 
 
 def test_the_command_runs_as_a_module_too():
-    """`python -m davserver.cli`: what the tests and the benchmark fall back on where the
+    """`python -m liasse.cli`: what the tests and the benchmark fall back on where the
     installed `liasse` script is missing."""
-    done = subprocess.run([sys.executable, "-m", "davserver.cli", "--help"],
+    done = subprocess.run([sys.executable, "-m", "liasse.cli", "--help"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage : liasse")
@@ -282,7 +283,7 @@ def test_unexpected_error_is_one_sentence_and_logged(demo_cli, monkeypatch, sett
     def broken(*_args, **_kwargs):
         raise RuntimeError("panne simulée")
 
-    monkeypatch.setattr("acl.companies.visible_companies", broken)
+    monkeypatch.setattr("acl.people.companies.visible_companies", broken)
     err = demo_cli.refused("company", "list")
     log = settings.data_dir / "liasse-errors.log"
     assert "erreur inattendue" in err and str(log) in err
@@ -296,7 +297,7 @@ def test_a_concurrent_duplicate_is_refused_in_one_sentence(demo_cli, monkeypatch
     def collide(*_args, **_kwargs):
         raise IntegrityError("INSERT INTO user_account", {}, Exception("duplicate key"))
 
-    monkeypatch.setattr("acl.accounts.create_user", collide)
+    monkeypatch.setattr("acl.people.accounts.create_user", collide)
     err = demo_cli.refused("user", "add", "paul", "--name", "Paul", "--role", "assistant")
     assert "conflit avec une opération simultanée" in err and "relancez" in err
 
@@ -669,7 +670,7 @@ def _liasse_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("liasse")
-    return [found] if found else [sys.executable, "-m", "davserver.cli"]
+    return [found] if found else [sys.executable, "-m", "liasse.cli"]
 
 
 def test_concurrent_commands_leave_no_half_user_or_company(demo, settings):

@@ -1,6 +1,6 @@
-"""One deposit routine (`acl.documents.deposit`), two ways to run it: in an ORM session
+"""One deposit routine (`acl.documents.store.deposit`), two ways to run it: in an ORM session
 (`store_body`: the web app, imports, WsgiDAV's COPY) and on the drive's plain DBAPI
-connection (`LiasseProvider.deposit`, `acl.hot`). Both must write the same rows, and a
+connection (`LiasseProvider.deposit`, `acl.documents.hot`). Both must write the same rows, and a
 deposit refused halfway must leave nothing behind and the connection usable."""
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import select, text
 from wsgidav.dav_error import DAVError
 
-from acl import documents
-from acl.models import Company, Download, Event, Node, NodeVersion, User
+from acl.documents import store
+from acl.documents.models import Download, Node, NodeVersion
+from acl.events.models import Event
+from acl.people.models import Company, User
 from davserver.app import build_drive
 
 
@@ -23,10 +25,10 @@ def provider(demo, settings, hasher):
     return build_drive(settings, demo, hasher).fast.provider
 
 
-def achats(session, *below: str) -> documents.Location:
+def achats(session, *below: str) -> store.Location:
     bakery = session.scalars(select(Company).where(
         Company.folder_name == "Boulangerie Martin")).one()
-    return documents.resolve(session, bakery, ["Achats", *below])
+    return store.resolve(session, bakery, ["Achats", *below])
 
 
 def user(session, login: str) -> User:
@@ -44,7 +46,7 @@ def deposit_hot(demo, provider, blobs, name: str, body: bytes, *below: str) -> N
 def deposit_orm(demo, blobs, name: str, body: bytes) -> None:
     sha, size = blobs.put_bytes(body)
     with demo.transaction() as tx:
-        documents.store_body(tx, achats(tx), name, sha, size, user(tx, "secretaire").id)
+        store.store_body(tx, achats(tx), name, sha, size, user(tx, "secretaire").id)
 
 
 def written(demo, name: str) -> dict:
@@ -95,12 +97,12 @@ def test_client_files_are_stored_without_event(demo, provider, blobs):
 
 def test_a_folder_trashed_meanwhile_refuses_and_stores_nothing(demo, provider, blobs):
     with demo.transaction() as tx:
-        documents.create_folder(tx, achats(tx), "2026", None)
+        store.create_folder(tx, achats(tx), "2026", None)
     sha, size = blobs.put_bytes(b"%PDF-1.4 tard")
     with demo.session() as s:
         parent, actor = achats(s, "2026"), user(s, "secretaire")
     with demo.transaction() as tx:  # another request trashes the folder
-        documents.trash(tx, achats(tx, "2026"), None)
+        store.trash(tx, achats(tx, "2026"), None)
     with pytest.raises(DAVError) as refused:
         provider.deposit({"liasse.user": actor}, parent, "tard.pdf", sha, size)
     assert refused.value.value == 409
@@ -112,7 +114,7 @@ def test_a_folder_trashed_meanwhile_refuses_and_stores_nothing(demo, provider, b
 
 def test_a_folder_of_that_name_refuses_and_stores_nothing(demo, provider, blobs):
     with demo.transaction() as tx:
-        documents.create_folder(tx, achats(tx), "Factures", None)
+        store.create_folder(tx, achats(tx), "Factures", None)
     with pytest.raises(DAVError) as refused:
         deposit_hot(demo, provider, blobs, "Factures", b"%PDF-1.4")
     assert refused.value.value == 405

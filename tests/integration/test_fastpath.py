@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from support.disk import record_fsyncs
 from support.wsgi import InProcessDrive
 
-from acl.blobs import BlobStore, BlobWriter
-from acl.models import Download, Event, Node, NodeVersion
+from acl.documents.blobs import BlobStore, BlobWriter
+from acl.documents.models import Download, Node, NodeVersion
+from acl.events.models import Event
 from davserver.app import build_drive
 
 DOC = "/Boulangerie Martin/Achats/Relevé d'août n°3.pdf"
@@ -250,8 +251,8 @@ def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monke
     if failing == "create":
         monkeypatch.setattr(BlobStore, "temporary_file", fail)
     elif failing == "fsync":
-        monkeypatch.setattr("acl.blobs.WRITEBACK", 4)
-        monkeypatch.setattr("acl.blobs.os.fsync", fail)
+        monkeypatch.setattr("acl.documents.blobs.WRITEBACK", 4)
+        monkeypatch.setattr("acl.documents.blobs.os.fsync", fail)
     else:
         monkeypatch.setattr(BlobWriter, "write", fail)
     name = "/Boulangerie Martin/Achats/perdu.pdf"

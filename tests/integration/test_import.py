@@ -8,11 +8,18 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from acl.bulk_import import COMPANY_COLUMNS, USER_COLUMNS, ImportRefused, read_file, write_template
-from acl.models import AuditEntry, Company, Level, User
-from acl.policy import folder_level
-from acl.principals import load_principal
-from davserver.cli import main
+from acl.people.bulk_import import (
+    COMPANY_COLUMNS,
+    USER_COLUMNS,
+    ImportRefused,
+    read_file,
+    write_template,
+)
+from acl.people.models import Company, User
+from acl.rights.models import AuditEntry, Level
+from acl.rights.policy import folder_level
+from acl.rights.principals import load_principal
+from liasse.cli import main
 
 COMPANY_HEADER = ["raison_sociale", "siren", "forme_juridique", "date_protection", "portefeuille",
                   "interlocuteur_identifiant", "interlocuteur_nom", "interlocuteur_email"]

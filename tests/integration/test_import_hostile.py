@@ -12,9 +12,9 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from acl import bulk_import
-from acl.models import Company, User
-from davserver.cli import main
+from acl.people import bulk_import
+from acl.people.models import Company, User
+from liasse.cli import main
 
 HEADER = "raison_sociale;siren;interlocuteur_identifiant;interlocuteur_nom"
 GOOD_ROW = "Pharmacie Durand;443061841;durand;Marie Durand"

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from support.wsgi import InProcessDrive
 
-from acl import documents
-from acl.blobs import BlobStore
-from acl.hot import HotQueries
-from acl.models import Company, Node, NodeProperty, User
-from acl.tree import add_document
+from acl.documents import store
+from acl.documents.blobs import BlobStore
+from acl.documents.hot import HotQueries
+from acl.documents.models import Node, NodeProperty
+from acl.documents.tree import add_document
+from acl.people.models import Company, User
 from davserver import propfind
 from davserver.app import build_drive
 
@@ -89,7 +90,7 @@ def test_a_change_made_outside_the_drive_shows_at_once(drive, demo, settings):
     before = listing(drive)
     with demo.transaction() as tx:
         company = tx.scalars(select(Company).where(Company.name == "Boulangerie Martin")).one()
-        achats = documents.resolve(tx, company, ["Achats"])
+        achats = store.resolve(tx, company, ["Achats"])
         user = tx.scalars(select(User).where(User.login == "expert")).one()
         add_document(tx, BlobStore(settings.data_dir / "blobs"), achats.node, "du-web.pdf",
                      io.BytesIO(b"%PDF-1.4 web"), deposited_by_id=user.id)
@@ -149,8 +150,8 @@ def test_triggers_move_the_tree_version(demo, settings):
 
     with demo.transaction() as tx:
         company = tx.scalars(select(Company).where(Company.name == "Boulangerie Martin")).one()
-        achats = documents.resolve(tx, company, ["Achats"])
-        folder = documents.create_folder(tx, achats, "Lot", None)
+        achats = store.resolve(tx, company, ["Achats"])
+        folder = store.create_folder(tx, achats, "Lot", None)
         folder_id = folder.id
     assert moved()
     with demo.transaction() as tx:
@@ -213,9 +214,9 @@ def test_used_bytes_follows_every_change(drive, demo):
         with demo.transaction() as tx:
             trashed = tx.scalars(select(Node).where(Node.name == name,
                                                     Node.deleted_at.is_not(None))).one()
-            documents.restore(tx, trashed, None)
+            store.restore(tx, trashed, None)
         check()
     assert drive("DELETE", FOLDER + "Lot", user="expert")[0].startswith("204")
     with demo.transaction() as tx:
-        documents.purge_before(tx, documents.utcnow() + timedelta(days=1))
+        store.purge_before(tx, store.utcnow() + timedelta(days=1))
     check()

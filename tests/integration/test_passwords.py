@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from acl import accounts, passwords
-from acl.accounts import SignIn, authenticate
 from acl.errors import InvalidInput
-from acl.models import AuditEntry, Company, Role, User
-from acl.passwords import PasswordHasher, generate_password
+from acl.people import accounts
+from acl.people.accounts import SignIn, authenticate
+from acl.people.models import Company, User
+from acl.rights import passwords
+from acl.rights.models import AuditEntry, Role
+from acl.rights.passwords import PasswordHasher, generate_password
 from config.settings import SecuritySettings, load_settings
 from tests.conftest import DEMO_PASSWORD, FAST_SECURITY
 

@@ -9,8 +9,8 @@ import pytest
 from lxml import etree
 from support.wsgi import InProcessDrive
 
-from acl import documents
-from acl.models import Company
+from acl.documents import store
+from acl.people.models import Company
 from davserver import propfind
 from davserver.app import build_drive
 
@@ -106,4 +106,4 @@ def test_locked_member_shows_its_lock_in_the_listing(dav, demo):
     assert "{DAV:}activelock" in str(locked[1]) and "moi" in str(locked[1])
     with demo.session() as s:
         company = s.query(Company).filter_by(name="Boulangerie Martin").one()
-        assert documents.resolve(s, company, ["Achats", "verrou.txt"]) is not None
+        assert store.resolve(s, company, ["Achats", "verrou.txt"]) is not None

@@ -1,6 +1,7 @@
-"""What a power cut can leave, repaired at the next start (`acl.integrity.recover_recent`).
+"""What a power cut can leave, repaired at the next start
+(`acl.documents.integrity.recover_recent`).
 
-The server makes small bodies durable in batches (acl/blobs.py, "Durability"): a power cut
+The server makes small bodies durable in batches (acl/documents/blobs.py, "Durability"): a power cut
 may lose the bodies of the last moments while the database kept the rows pointing at them.
 Here a lost body is a blob removed or damaged after its deposit, as the disk would show it."""
 
@@ -13,25 +14,27 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from acl import documents
-from acl.blobs import DURABLE_WITHIN, BlobStore
-from acl.integrity import recover_recent
-from acl.models import Company, Event, Node, NodeVersion, User
+from acl.documents import store
+from acl.documents.blobs import DURABLE_WITHIN, BlobStore
+from acl.documents.integrity import recover_recent
+from acl.documents.models import Node, NodeVersion
+from acl.events.models import Event
+from acl.people.models import Company, User
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 
 
-def achats(session) -> documents.Location:
+def achats(session) -> store.Location:
     bakery = session.scalars(select(Company).where(
         Company.folder_name == "Boulangerie Martin")).one()
-    return documents.resolve(session, bakery, ["Achats"])
+    return store.resolve(session, bakery, ["Achats"])
 
 
 def deposit(demo, blobs: BlobStore, name: str, body: bytes) -> str:
     sha, size = blobs.put_bytes(body)
     with demo.transaction() as tx:
         actor = tx.scalars(select(User).where(User.login == "secretaire")).one()
-        documents.store_body(tx, achats(tx), name, sha, size, actor.id)
+        store.store_body(tx, achats(tx), name, sha, size, actor.id)
     return sha
 
 

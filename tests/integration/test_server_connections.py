@@ -1,4 +1,4 @@
-"""Connections of the cheroot server (davserver/server.py): on a kept-alive connection the
+"""Connections of the cheroot server (liasse/server.py): on a kept-alive connection the
 worker that answered a request reads the client's next one itself when it comes at once, and
 never at the cost of another client (LingeringConnection); a response's head leaves with the
 first piece of its body (LiasseRequest)."""
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from davserver.server import LINGER_SECONDS, HeadHoldingWriter, LiasseServer
+from liasse.server import LINGER_SECONDS, HeadHoldingWriter, LiasseServer
 
 
 def worker_name(environ, start_response):
@@ -28,7 +28,7 @@ def worker_name(environ, start_response):
 @pytest.fixture
 def serve(monkeypatch) -> Iterator:
     # serve() tunes the garbage collector for a server process: not this test process's
-    monkeypatch.setattr("davserver.server.tune_garbage_collector", lambda: None)
+    monkeypatch.setattr("liasse.server.tune_garbage_collector", lambda: None)
     running: list[tuple[LiasseServer, threading.Thread]] = []
 
     def start(threads: int, app=worker_name) -> int:
@@ -141,7 +141,7 @@ def test_a_response_leaves_in_one_write(serve, monkeypatch):
             real = writer.write
             writer.write = lambda data: (writes.append(bytes(data)), real(data))[1]
 
-    monkeypatch.setattr("davserver.server.HeadHoldingWriter", Recording)
+    monkeypatch.setattr("liasse.server.HeadHoldingWriter", Recording)
     port = serve(threads=2, app=shapes)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         for request, ending in [(b"GET /small", b"x" * 1000), (b"GET /empty", b"\r\n\r\n"),

@@ -2,7 +2,7 @@
 sentence, exit 1, and nothing left behind (no half-made data folder, settings or database);
 broken settings and databases named without a traceback.
 
-Commands run in-process through `davserver.cli.main`, as in test_cli.py; none listens: the
+Commands run in-process through `liasse.cli.main`, as in test_cli.py; none listens: the
 server class is replaced by one that fails the test if it is ever built.
 """
 
@@ -27,7 +27,7 @@ def _never_listens(monkeypatch):
     def no_binding(*_args, **_kwargs):
         raise AssertionError("the command must refuse before listening")
 
-    monkeypatch.setattr("davserver.cli.setup.LiasseServer", no_binding)
+    monkeypatch.setattr("liasse.cli.setup.LiasseServer", no_binding)
 
 
 @pytest.fixture

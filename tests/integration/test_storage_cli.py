@@ -1,7 +1,7 @@
 """`liasse fsck` and `liasse trash list|restore|purge` as an administrator uses them: what they
 print, their exit codes, and the documents readable (or not) afterwards.
 
-Commands run in-process through `davserver.cli.main` (the `Cli` helper of test_cli.py) on the
+Commands run in-process through `liasse.cli.main` (the `Cli` helper of test_cli.py) on the
 demo world; the blob store is damaged by hand as a disk, a crash or an earlier version of
 Liasse would leave it.
 """
@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from acl import documents, library
-from acl.blobs import BlobStore
+from acl.documents import library, store
+from acl.documents.blobs import BlobStore
+from acl.documents.models import Node, NodeVersion
+from acl.documents.tree import add_document
 from acl.errors import NotFound
-from acl.models import Node, NodeVersion
-from acl.tree import add_document
 from tests.integration.test_cli import Cli, header, row_of, rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -279,7 +279,7 @@ def test_trash_restore_of_a_name_taken_since_renames_it(demo_cli, demo, blobs, c
         principal = ctx_of("martin", tx).principal
         achats = library.open_path(tx, principal, library.open_company(tx, principal, BAKERY),
                                    ["Achats"])
-        documents.store_body(tx, achats, BAKERY_INVOICE, sha, size, principal.user_id)
+        store.store_body(tx, achats, BAKERY_INVOICE, sha, size, principal.user_id)
 
     renamed = "Facture Moulin Giraud octobre (restauré 1).pdf"
     assert demo_cli.ok("trash", "restore", str(node_id)) == \

@@ -17,20 +17,12 @@ from sqlalchemy import select
 from stdnum import luhn
 
 from acl.db import utcnow
-from acl.models import (
-    AuditEntry,
-    Company,
-    CompanyStatus,
-    Invitation,
-    Level,
-    OutboxMessage,
-    Portfolio,
-    Service,
-    User,
-)
-from acl.policy import folder_level, has_service
-from acl.principals import load_principal
-from acl.tree import standard_folders
+from acl.documents.tree import standard_folders
+from acl.events.models import OutboxMessage
+from acl.people.models import Company, CompanyStatus, Invitation, Portfolio, User
+from acl.rights.models import AuditEntry, Level, Service
+from acl.rights.policy import folder_level, has_service
+from acl.rights.principals import load_principal
 from config.settings import DEFAULT_TREE
 from invoicing_web.app import create_app
 
@@ -667,7 +659,7 @@ def test_matrix_refusal_keeps_the_typed_value_and_saves_the_rest(demo, as_user):
 
 
 def test_correspondant_grants_to_a_company_utilisateur(demo, as_user):
-    """The delegation rules let the correspondant manage every account (acl.delegation)."""
+    """The delegation rules let the correspondant manage every account (acl.rights.delegation)."""
     bakery = company_named(demo, BAKERY)
     reply = as_user("expert").post(f"{ADMIN}/habilitations/{bakery.id}",
                                    {_cell(demo, "secretaire", "Fiscalité"): "lecture"})

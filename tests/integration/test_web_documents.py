@@ -19,10 +19,13 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from acl import accounts, documents
-from acl.blobs import BlobStore, BlobWriter
 from acl.db import utcnow
-from acl.models import Company, Download, Level, Node
+from acl.documents import store
+from acl.documents.blobs import BlobStore, BlobWriter
+from acl.documents.models import Download, Node
+from acl.people import accounts
+from acl.people.models import Company
+from acl.rights.models import Level
 from config.settings import load_settings
 from invoicing_web.app import create_app
 
@@ -106,7 +109,7 @@ def node_id(demo):
     def find(*segments: str, company: str = "Boulangerie Martin") -> int:
         with demo.session() as s:
             found = s.scalars(select(Company).where(Company.folder_name == company)).one()
-            location = documents.resolve(s, found, list(segments))
+            location = store.resolve(s, found, list(segments))
             assert location is not None, segments
             return location.node.id
 
@@ -168,9 +171,9 @@ def test_listing_hides_helper_files_and_shows_the_receipt_columns(demo, settings
     sha, size = blobs.put_bytes(b"finder")
     with demo.transaction() as s:
         bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
-        banque = documents.resolve(s, bakery, ["Banque"])
+        banque = store.resolve(s, bakery, ["Banque"])
         for name in (".DS_Store", "._Relevé.csv", "Thumbs.db", "~$Budget.xlsx"):
-            documents.store_body(s, banque, name, sha, size, None)
+            store.store_body(s, banque, name, sha, size, None)
     page = visit("martin").page(BAKERY + "/Banque")
     assert listed_names(page) == ["Relevé octobre 2026.csv"]
     row = page[page.index("Relevé octobre 2026.csv"):]
@@ -295,7 +298,7 @@ def test_over_quota_says_so_and_stores_nothing(demo, settings, visit, node_id):
     blobs_root = settings.data_dir / "blobs"
     with demo.transaction() as s:
         bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
-        bakery.quota_bytes = documents.used_bytes(s, bakery.id) + 100
+        bakery.quota_bytes = store.used_bytes(s, bakery.id) + 100
     before = {p for p in blobs_root.rglob("*") if p.is_file()}
     secretaire = visit("secretaire")
     answer = secretaire.upload(node_id("Achats"), ("petit.txt", b"a" * 60),
@@ -324,8 +327,8 @@ def test_a_full_disk_says_so_and_stores_nothing(settings, visit, node_id, monkey
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     if failing == "fsync":  # a body synced before it is named (WRITEBACK bytes or more)
-        monkeypatch.setattr("acl.blobs.WRITEBACK", 4)
-        monkeypatch.setattr("acl.blobs.os.fsync", full)
+        monkeypatch.setattr("acl.documents.blobs.WRITEBACK", 4)
+        monkeypatch.setattr("acl.documents.blobs.os.fsync", full)
     else:
         monkeypatch.setattr(BlobWriter, "write", full)
     answer = secretaire.upload(node_id("Achats"), ("plein.pdf", b"%PDF-1.4 plein"))
@@ -436,7 +439,7 @@ def test_zip_of_a_folder_leaves_out_helper_files(demo, settings, visit, node_id)
     sha, size = blobs.put_bytes(b"finder")
     with demo.transaction() as s:
         bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
-        documents.store_body(s, documents.resolve(s, bakery, ["Banque"]), ".DS_Store", sha,
+        store.store_body(s, store.resolve(s, bakery, ["Banque"]), ".DS_Store", sha,
                              size, None)
     answer = visit("martin").post(f"/dossier/{node_id()}/zip",
                                   {"item": [str(node_id("Banque"))]}, buffered=True)
@@ -585,8 +588,8 @@ def test_hostile_names_are_shown_as_text(demo, settings, visit):
     with demo.transaction() as s:  # the drive refuses "<": only the database holds it
         bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
         martin = accounts.find_user(s, "martin")
-        achats = documents.resolve(s, bakery, ["Achats"])
-        node = documents.store_body(s, achats, name, sha, size, martin.id)
+        achats = store.resolve(s, bakery, ["Achats"])
+        node = store.store_body(s, achats, name, sha, size, martin.id)
         node_id = node.id
     expert = visit("expert")
     listing = expert.get(BAKERY + "/Achats").get_data(as_text=True)

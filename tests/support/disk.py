@@ -6,7 +6,7 @@ import os
 
 
 def record_fsyncs(monkeypatch) -> list[int]:
-    """The inode of every file `acl.blobs` fsyncs from now on, in order (the fsyncs still
+    """The inode of every file `acl.documents.blobs` fsyncs from now on, in order (the fsyncs still
     happen)."""
     inodes: list[int] = []
     real_fsync = os.fsync
@@ -15,5 +15,5 @@ def record_fsyncs(monkeypatch) -> list[int]:
         real_fsync(fd)
         inodes.append(os.fstat(fd).st_ino)
 
-    monkeypatch.setattr("acl.blobs.os.fsync", fsync)
+    monkeypatch.setattr("acl.documents.blobs.os.fsync", fsync)
     return inodes

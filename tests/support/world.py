@@ -19,9 +19,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 
-from acl.blobs import BlobStore
 from acl.db import Database, alembic_config, make_engine, upgrade_schema
-from acl.passwords import PasswordHasher
+from acl.documents.blobs import BlobStore
+from acl.rights.passwords import PasswordHasher
 from config.settings import load_settings
 
 PG_URL = os.environ.get("LIASSE_TEST_DATABASE_URL", "")
@@ -210,7 +210,7 @@ class Templates:
 
 
 def _create_demo(engine: Engine, settings_path: Path) -> None:
-    from davserver.demo import create_demo
+    from liasse.demo import create_demo
 
     settings = load_settings(settings_path)
     with Database(engine).transaction() as session:

@@ -1,4 +1,4 @@
-"""Who may administer whom (`acl.delegation`), as tables over hand-built principals."""
+"""Who may administer whom (`acl.rights.delegation`), as tables over hand-built principals."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import unicodedata
 
 import pytest
 
-from acl import delegation
-from acl.models import Level, Role, Service
-from acl.policy import Decision, Principal, folder_level
+from acl.rights import delegation
+from acl.rights.models import Level, Role, Service
+from acl.rights.policy import Decision, Principal, folder_level
 
 OWN = 1  # company of the company-side principals, in portfolio 10
 OTHER = 2  # another company, in portfolio 11

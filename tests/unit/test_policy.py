@@ -1,4 +1,4 @@
-"""The one permission function, `acl.policy.authorize`, as tables: pure, no database.
+"""The one permission function, `acl.rights.policy.authorize`, as tables: pure, no database.
 
 Every role is tried on company 1 ("own": reached by everyone below), at the company root, on
 the standard folder "Achats" itself and on a document inside it, with an explicit
@@ -12,8 +12,8 @@ from datetime import date
 
 import pytest
 
-from acl.models import Level, Role, Service, Side
-from acl.policy import Action, Decision, Principal, Resource, authorize, has_service
+from acl.rights.models import Level, Role, Service, Side
+from acl.rights.policy import Action, Decision, Principal, Resource, authorize, has_service
 
 OWN = 1  # the company every principal below reaches
 OTHER = 2  # an existing company none of them (but the correspondant) reaches

@@ -1,0 +1,2 @@
+"""Fiscal calendar (to come): deadline rules, firm and company events, alerts. No Flask
+here."""

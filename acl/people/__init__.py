@@ -1,0 +1,1 @@
+"""People: the cabinet, companies, accounts, portfolios, invitations and bulk import."""

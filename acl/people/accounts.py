@@ -1,0 +1,288 @@
+"""Accounts: creation by delegation, sign-in with throttling, passwords, rights, disabling."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from acl.db import utcnow
+from acl.documents.tree import standard_folders
+from acl.errors import InvalidInput, NotFound, PermissionDenied
+from acl.events.models import AlertMode
+from acl.people.models import Company, User
+from acl.rights import delegation, throttle
+from acl.rights.audit import Context, record, require
+from acl.rights.models import AuthFailure, Habilitation, Level, Role, Service, ServiceGrant, Side
+from acl.rights.passwords import PasswordHasher, generate_password
+from acl.rights.policy import Principal, reaches
+from acl.rights.principals import load_principal
+from config.settings import SecuritySettings
+
+LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+
+def normalize_login(login: str) -> str:
+    return login.strip().lower()
+
+
+def check_login(login: str) -> str:
+    login = normalize_login(login)
+    if not LOGIN_RE.match(login):
+        raise InvalidInput(
+            "Identifiant invalide : de 2 à 64 caractères parmi lettres minuscules, chiffres, "
+            "« . », « _ », « - » et « @ », en commençant par une lettre ou un chiffre.",
+            field="login")
+    return login
+
+
+def check_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise InvalidInput(f"Adresse e-mail invalide : « {email} ».", field="email")
+    return email
+
+
+def check_display_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("Le nom affiché est obligatoire.", field="display_name")
+    if len(name) > 200:
+        raise InvalidInput("Le nom affiché ne peut dépasser 200 caractères.",
+                           field="display_name")
+    return name
+
+
+def find_user(session: Session, login: str) -> User:
+    user = session.scalars(select(User).where(User.login == normalize_login(login))).one_or_none()
+    if user is None:
+        raise NotFound(f"Aucun compte « {login} ».")
+    return user
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    user: User
+    initial_password: str | None  # set when Liasse generated it (to hand over once)
+
+
+def new_user(session: Session, hasher: PasswordHasher, *, login: str, display_name: str,
+             role: Role, email: str | None, company: Company | None, password: str | None,
+             created_by_id: int | None) -> NewAccount:
+    """Validate and add a user row; no delegation check (see `create_user`)."""
+    login = check_login(login)
+    display_name = check_display_name(display_name)
+    email = check_email(email)
+    if session.scalars(select(User.id).where(User.login == login)).first() is not None:
+        raise InvalidInput(f"L'identifiant « {login} » est déjà pris.", field="login")
+    generated = None
+    if password is None:
+        password = generated = generate_password(
+            login=login, company_name=company.name if company else "")
+    hasher.check(password, login=login, company_name=company.name if company else "")
+    user = User(login=login, display_name=display_name, email=email, side=role.side.value,
+                role=role.value, company_id=company.id if company else None,
+                password_hash=hasher.hash(password), must_change_password=generated is not None,
+                created_by_id=created_by_id)
+    session.add(user)
+    session.flush()
+    return NewAccount(user, generated)
+
+
+def create_user(session: Session, ctx: Context, hasher: PasswordHasher, *, login: str,
+                display_name: str, role: Role, email: str | None = None,
+                company: Company | None = None, password: str | None = None) -> NewAccount:
+    company_id = company.id if company else None
+    if role.side == Side.COMPANY and company is None:
+        raise InvalidInput("Un compte d'entreprise doit être rattaché à une entreprise.",
+                           field="company")
+    if role.side == Side.CABINET and company is not None:
+        raise InvalidInput("Un compte du cabinet n'est rattaché à aucune entreprise.",
+                           field="company")
+    require(delegation.may_create_user(ctx.principal, role, company_id),
+            action="user.create", target=normalize_login(login), company_id=company_id)
+    account = new_user(session, hasher, login=login, display_name=display_name, role=role,
+                       email=email, company=company, password=password,
+                       created_by_id=ctx.principal.user_id)
+    record(session, ctx, "user.create", account.user.login, company_id=company_id,
+           detail={"role": role.value, "email": account.user.email or ""})
+    return account
+
+
+def require_managed(session: Session, ctx: Context, user: User, action: str) -> Principal:
+    target = load_principal(session, user)
+    require(delegation.may_manage_user(ctx.principal, target), action=action, target=user.login,
+            company_id=user.company_id)
+    return target
+
+
+def reset_password(session: Session, ctx: Context, hasher: PasswordHasher, user: User,
+                   password: str | None = None) -> str | None:
+    """An administrator sets a new password; a generated one must be changed at sign-in."""
+    require_managed(session, ctx, user, "user.password_reset")
+    generated = None
+    company_name = user.company.name if user.company else ""
+    if password is None:
+        password = generated = generate_password(login=user.login, company_name=company_name)
+    hasher.check(password, login=user.login, company_name=company_name)
+    store_password(user, hasher.hash(password), must_change=generated is not None)
+    record(session, ctx, "user.password_reset", user.login, company_id=user.company_id)
+    return generated
+
+
+def change_own_password(session: Session, ctx: Context, hasher: PasswordHasher, user: User,
+                        old: str, new: str) -> None:
+    """A user changes their own password: the old one is required."""
+    if not user.active:
+        raise PermissionDenied("Ce compte est désactivé.", action="user.password_change",
+                               target=user.login, company_id=user.company_id)
+    ok, _ = hasher.verify(old, user.password_hash)
+    if not ok:
+        raise InvalidInput("L'ancien mot de passe est incorrect.", field="old_password",
+                           action="user.password_change", target=user.login,
+                           company_id=user.company_id)
+    if new == old:
+        raise InvalidInput("Le nouveau mot de passe doit différer de l'ancien.",
+                           field="password")
+    hasher.check(new, login=user.login, company_name=user.company.name if user.company else "")
+    store_password(user, hasher.hash(new), must_change=False)
+    record(session, ctx, "user.password_change", user.login, company_id=user.company_id)
+
+
+def store_password(user: User, hashed: str, *, must_change: bool) -> None:
+    user.password_hash = hashed
+    user.must_change_password = must_change
+    user.credentials_version += 1
+
+
+def set_active(session: Session, ctx: Context, user: User, active: bool) -> None:
+    action = "user.enable" if active else "user.disable"
+    require_managed(session, ctx, user, action)
+    user.active = active
+    user.credentials_version += 1
+    record(session, ctx, action, user.login, company_id=user.company_id)
+
+
+def set_alert_mode(session: Session, ctx: Context, user: User, mode: AlertMode) -> None:
+    """Deposit alerts by mail: off, immediate or digest — one's own, or a managed user's."""
+    if user.id != ctx.principal.user_id:
+        require_managed(session, ctx, user, "user.alerts")
+    user.alert_mode = mode.value
+    record(session, ctx, "user.alerts", user.login, company_id=user.company_id,
+           detail={"mode": mode.value})
+
+
+def grant(session: Session, ctx: Context, user: User, company: Company, folder: str,
+          level: Level) -> None:
+    folders = standard_folders(session, company.id)
+    if folder not in folders:
+        raise InvalidInput(f"« {folder} » n'est pas un dossier de {company.name} "
+                           f"({', '.join(folders)}).", field="folder")
+    target = load_principal(session, user)
+    require(delegation.may_grant(ctx.principal, target, company.id, folder, level),
+            action="habilitation.grant", target=f"{user.login} {company.name}/{folder}",
+            company_id=company.id)
+    row = session.get(Habilitation, (user.id, company.id, folder))
+    if row is None:
+        session.add(Habilitation(user_id=user.id, company_id=company.id, folder=folder,
+                                 level=int(level)))
+    else:
+        row.level = int(level)
+    record(session, ctx, "habilitation.grant", f"{user.login} {company.name}/{folder}",
+           company_id=company.id, detail={"level": level.label})
+
+
+def grant_service(session: Session, ctx: Context, user: User, company: Company,
+                  service: Service, granted: bool) -> None:
+    target = load_principal(session, user)
+    require(delegation.may_grant_service(ctx.principal, target, company.id, service, granted),
+            action="service.grant", target=f"{user.login} {company.name}/{service.value}",
+            company_id=company.id)
+    row = session.get(ServiceGrant, (user.id, company.id, service.value))
+    if row is None:
+        session.add(ServiceGrant(user_id=user.id, company_id=company.id, service=service.value,
+                                 granted=granted))
+    else:
+        row.granted = granted
+    record(session, ctx, "service.grant", f"{user.login} {company.name}/{service.value}",
+           company_id=company.id, detail={"granted": granted})
+
+
+def visible_users(session: Session, principal: Principal) -> list[User]:
+    """The accounts an administrator may see in lists."""
+    stmt = select(User).order_by(User.side, User.login)
+    if principal.role == Role.CORRESPONDANT:
+        return list(session.scalars(stmt))
+    if principal.role in (Role.ASSOCIE, Role.ASSISTANT):
+        users = session.scalars(stmt.where(or_(User.side == Side.CABINET.value,
+                                               User.company_id.is_not(None))))
+        return [u for u in users if u.company_id is None or reaches(principal, u.company_id)]
+    if principal.company_id is not None:
+        return list(session.scalars(stmt.where(User.company_id == principal.company_id)))
+    return []
+
+
+def find_visible_user(session: Session, principal: Principal, login: str) -> User:
+    """A user the principal may see (themselves or one in `visible_users`)."""
+    user = find_user(session, login)
+    if user.id != principal.user_id and user not in visible_users(session, principal):
+        raise NotFound(f"Aucun compte « {login} ».")
+    return user
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User | None
+    reason: str = ""
+    delay: float = 0.0  # seconds the edge holds the answer back
+    locked_until: datetime | None = None
+
+
+def authenticate(session: Session, hasher: PasswordHasher, login: str, password: str,
+                 address: str, now: datetime | None = None) -> SignIn:
+    """Check credentials with throttling; the caller commits (counters are written)."""
+    now = now or utcnow()
+    policy: SecuritySettings = hasher.security
+    keys = [throttle.login_key(login), throttle.address_key(address)]
+    rows = {key: session.get(AuthFailure, key) for key in keys}
+    counters = [_counter(r) for r in rows.values() if r is not None]
+    locked = throttle.locked_until(counters, now)
+    if locked is not None:
+        return SignIn(None, "Trop d'essais infructueux : connexion bloquée pour un moment.",
+                      locked_until=locked)
+    user = session.scalars(
+        select(User).where(User.login == normalize_login(login))).one_or_none()
+    ok, new_hash = hasher.verify(password, user.password_hash if user else None)
+    if ok and user is not None:
+        if not user.active:
+            return SignIn(None, "Ce compte est désactivé.")
+        if new_hash:
+            user.password_hash = new_hash
+        if rows[keys[0]] is not None:
+            session.delete(rows[keys[0]])
+        return SignIn(user)
+    worst = 0
+    locked = None
+    for key in keys:
+        row = rows[key]
+        counter = throttle.after_failure(_counter(row) if row else None, now, policy)
+        if row is None:
+            row = AuthFailure(key=key)
+            session.add(row)
+        row.failures = counter.failures
+        row.last_failure_at = counter.last_failure_at
+        row.locked_until = counter.locked_until
+        worst = max(worst, counter.failures)
+        locked = locked or counter.locked_until
+    return SignIn(None, "Identifiant ou mot de passe incorrect.",
+                  delay=throttle.delay_for(worst, policy), locked_until=locked)
+
+
+def _counter(row: AuthFailure) -> throttle.Counter:
+    return throttle.Counter(row.failures, row.last_failure_at, row.locked_until)

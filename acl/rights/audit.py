@@ -1,0 +1,110 @@
+"""The append-only audit log of administrative acts, done or refused.
+
+Services call `record` in the same transaction as the act. Edges run administrative work in
+`admin_transaction`, which writes a refusal entry (in its own transaction, since the act's
+transaction is rolled back) whenever a `PermissionDenied`, or a refusal naming its action
+(a wrong old password), escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from acl.db import Database
+from acl.errors import PermissionDenied, Refused
+from acl.events.stream import ACCOUNT_PREFIX, record_event
+from acl.rights.models import AuditEntry, Generation, Role
+from acl.rights.policy import Decision, Principal
+
+# Administrative acts that also go to the event stream (feeds, dashboards).
+ACCOUNT_EVENTS = frozenset({"user", "habilitation", "service", "portfolio", "company"})
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, and from where (an IP address, or "cli:<system user>")."""
+
+    principal: Principal
+    address: str = ""
+
+
+def record(session: Session, ctx: Context, action: str, target: str = "", *,
+           company_id: int | None = None, outcome: str = "ok",
+           detail: dict[str, Any] | str | None = None) -> AuditEntry:
+    if isinstance(detail, dict):
+        detail = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+    entry = AuditEntry(
+        actor_id=ctx.principal.user_id, actor_login=ctx.principal.login, action=action,
+        outcome=outcome, target=target[:300], company_id=company_id, detail=detail or "",
+        address=ctx.address[:100])
+    session.add(entry)
+    if outcome == "ok":
+        bump_rights_generation(session)
+    if outcome == "ok" and action.split(".")[0] in ACCOUNT_EVENTS:
+        record_event(session, ACCOUNT_PREFIX + action, company_id=company_id, folder="",
+                     node_id=None, path=target[:300], actor_id=ctx.principal.user_id,
+                     detail={} if not isinstance(detail, str) else {"detail": detail})
+    return entry
+
+
+RIGHTS = "rights"
+
+
+def bump_rights_generation(session: Session) -> None:
+    """Every administrative act may change who sees what: caches of rights start over."""
+    session.execute(update(Generation).where(Generation.name == RIGHTS)
+                    .values(value=Generation.value + 1))
+
+
+def require(decision: Decision, *, action: str, target: str = "",
+            company_id: int | None = None) -> None:
+    """Raise the auditable `PermissionDenied` for a refused decision."""
+    if not decision:
+        raise PermissionDenied(decision.reason, action=action, target=target,
+                               company_id=company_id)
+
+
+@contextmanager
+def admin_transaction(db: Database, ctx: Context) -> Iterator[Session]:
+    try:
+        with db.transaction() as session:
+            yield session
+    except Refused as exc:
+        if isinstance(exc, PermissionDenied) or exc.action:
+            with db.transaction() as session:
+                record(session, ctx, exc.action or "unknown", exc.target,
+                       company_id=exc.company_id, outcome="refused", detail=exc.reason)
+        raise
+
+
+def query_entries(session: Session, reader: Principal, *, actor: str | None = None,
+                  action: str | None = None,
+                  company_id: int | None = None, since: datetime | None = None,
+                  until: datetime | None = None, outcome: str | None = None,
+                  limit: int = 200) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if reader.role != Role.CORRESPONDANT:
+        # An associé reads what concerns the companies of his portfolios, and his own acts.
+        stmt = stmt.where(AuditEntry.company_id.in_(reader.portfolio_company_ids)
+                          | (AuditEntry.actor_id == reader.user_id))
+    if actor:
+        stmt = stmt.where(AuditEntry.actor_login == actor.lower())
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action))
+    if company_id is not None:
+        stmt = stmt.where(AuditEntry.company_id == company_id)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    if outcome:
+        stmt = stmt.where(AuditEntry.outcome == outcome)
+    return list(session.scalars(stmt))

@@ -1,0 +1,119 @@
+"""`liasse trash list|restore|purge` and `liasse fsck`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from acl.db import utcnow
+from acl.documents import integrity, library, store
+from acl.errors import NotFound
+from acl.people.companies import find_company, visible_companies
+from acl.people.models import User
+from acl.rights import delegation
+from acl.rights.audit import record, require
+from liasse.cli.runtime import Runtime, parse_number, print_table
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    trash = sub.add_parser("trash", help="corbeille des documents supprimés",
+                           description="Les documents supprimés restent dans la corbeille "
+                                       "le nombre de jours du réglage [storage] trash_days.")
+    tsub = trash.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = tsub.add_parser("list", help="liste la corbeille")
+    lst.add_argument("--company", help="seulement cette entreprise (SIREN ou nom)")
+    lst.set_defaults(handler=list_trash)
+    restore = tsub.add_parser("restore", help="remet un élément de la corbeille à sa place")
+    restore.add_argument("ids", nargs="+", type=parse_number, metavar="NUMÉRO",
+                         help="numéro donné par « liasse trash list »")
+    restore.set_defaults(handler=restore_trash)
+    purge = tsub.add_parser("purge", help="oublie les éléments plus vieux que trash_days")
+    purge.set_defaults(handler=purge_trash)
+
+    fsck = sub.add_parser("fsck", help="vérifie les documents stockés contre la base",
+                          description="Signale les contenus manquants, orphelins ou altérés. "
+                                      "Code de sortie 1 si un contenu manque ou est altéré.")
+    fsck.add_argument("--quick", action="store_true",
+                      help="ne relit pas les contenus (pas de contrôle d'empreinte)")
+    fsck.set_defaults(handler=run_fsck)
+
+
+def list_trash(rt: Runtime, args: argparse.Namespace) -> int:
+    """What the web app's trash shows: the items the user may read and put back."""
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+        companies = [find_company(s, ctx.principal, args.company)] if args.company \
+            else visible_companies(s, ctx.principal)
+        logins = dict(s.execute(select(User.id, User.login)).all())
+        rows = [[str(location.node.id), location.path,
+                 location.node.deleted_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
+                 logins.get(location.node.deleted_by_id, "-")]
+                for company in companies
+                for location in library.trash_entries(s, ctx.principal, company)]
+        print_table(["Numéro", "Élément", "Supprimé le", "Par"], rows)
+    return 0
+
+
+def restore_trash(rt: Runtime, args: argparse.Namespace) -> int:
+    """All the numbers given, or none (in one transaction; each number once)."""
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+    paths = []
+    with rt.db.transaction() as s:
+        for node_id in dict.fromkeys(args.ids):
+            try:
+                paths.append(library.restore(s, ctx.principal, node_id).path)
+            except NotFound:
+                raise NotFound(f"Aucun élément n°{node_id} dans la corbeille ; rien n'a été "
+                               "restauré.") from None
+    for path in paths:
+        print(f"Restauré : {path}")
+    return 0
+
+
+def purge_trash(rt: Runtime, args: argparse.Namespace) -> int:
+    cutoff = utcnow() - timedelta(days=rt.settings.storage.trash_days)
+    with rt.admin() as (s, ctx):
+        require(delegation.may_maintain_storage(ctx.principal), action="trash.purge")
+        count = store.purge_before(s, cutoff)
+        record(s, ctx, "trash.purge", detail={"forgotten": count,
+                                              "days": rt.settings.storage.trash_days})
+    print(f"{count} élément(s) de plus de {rt.settings.storage.trash_days} jours oublié(s) ; "
+          "« liasse fsck » signale les contenus devenus orphelins.")
+    return 0
+
+
+def run_fsck(rt: Runtime, args: argparse.Namespace) -> int:
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done % 200 == 0 or done == total):
+            print(f"\r{done}/{total} contenus vérifiés", end="", file=sys.stderr, flush=True)
+
+    with rt.admin() as (_, ctx):  # a refusal is audited, as for a purge
+        require(delegation.may_maintain_storage(ctx.principal), action="fsck")
+    with rt.db.session() as s:
+        report = integrity.check(s, rt.blobs, verify_content=not args.quick, progress=progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(f"{report.checked} contenu(s) vérifié(s).")
+    for title, items in (("Contenus manquants", report.missing),
+                         ("Contenus altérés (empreinte différente)", report.mismatched),
+                         ("Contenus orphelins (aucun document ne les utilise)", report.orphans),
+                         ("Envois interrompus (fichiers temporaires)", report.temporary)):
+        if items:
+            print(f"{title} : {len(items)}")
+            for item in items[:50]:
+                print(f"  {item}")
+            if len(items) > 50:
+                print(f"  ... et {len(items) - 50} autre(s)")
+    harmless = [kind for kind, items in (("orphelins", report.orphans),
+                                         ("envois interrompus", report.temporary)) if items]
+    print("Intégrité : PROBLÈMES TROUVÉS." if not report.ok else
+          f"Intégrité : OK ({' et '.join(harmless)} sans gravité)." if harmless else
+          "Aucun problème.")
+    return 0 if report.ok else 1
