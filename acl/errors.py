@@ -1,4 +1,9 @@
-"""Domain errors raised by the services and translated at each edge (drive, web, CLI)."""
+"""Domain errors raised by the services and translated at each edge (drive, web, CLI).
+
+Each refusal carries one French sentence (`reason`) and the HTTP `status` that the drive and
+the web app answer with: the one mapping from a refusal to a status. The CLI prints the
+sentence and exits with 1.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ class Refused(Exception):
     """An operation refused; `reason` is one French sentence meant for the user.
 
     A refusal that names the administrative `action` attempted is written to the audit log
-    by `acl.audit.admin_transaction`.
+    by `acl.rights.audit.admin_transaction`.
     """
+
+    status = 400
 
     def __init__(self, reason: str, *, action: str = "", target: str = "",
                  company_id: int | None = None) -> None:
@@ -23,19 +30,74 @@ class Refused(Exception):
 
 
 class PermissionDenied(Refused):
-    """The actor may not do this (always audited: `action` names what was attempted)."""
+    """The actor may not do this (audited when `action` names what was attempted)."""
+
+    status = 403
 
 
 class InvalidInput(Refused):
     """Input that breaks a rule (format, uniqueness, password policy...)."""
+
+    status = 400
 
     def __init__(self, reason: str, *, field: str = "", **audit) -> None:
         super().__init__(reason, **audit)
         self.field = field
 
 
+class NameTaken(InvalidInput):
+    """A name already used in its folder (WebDAV answers some of these 405: RFC 4918 §9.3.1,
+    MKCOL on a mapped URL, and WsgiDAV's PUT on a collection)."""
+
+
 class NotFound(Refused):
     """Something that does not exist, or that the actor may not know exists."""
+
+    status = 404
+
+
+class Conflict(Refused):
+    """The state changed under the operation (a folder trashed meanwhile): try again."""
+
+    status = 409
+
+
+class Locked(Refused):
+    """Someone else's lock covers the target."""
+
+    status = 423
+
+
+class TooLarge(Refused):
+    """A document over the maximum upload size."""
+
+    status = 413
+
+
+class OverQuota(Refused):
+    """A deposit that would exceed the company's quota (RFC 4918 §11.5: 507)."""
+
+    status = 507
+
+
+DISK_FULL = "Le serveur n'a plus d'espace disque libre."
+
+
+class DiskFull(Refused):
+    """The server's disk has no room left for a deposit."""
+
+    status = 507
+
+    def __init__(self) -> None:
+        super().__init__(f"{DISK_FULL} Rien n'a été déposé.")
+
+
+class IncompleteBody(InvalidInput):
+    """An upload that ended before the length it announced (the client went away)."""
+
+    def __init__(self) -> None:
+        super().__init__("Le corps de la requête est incomplet : l'envoi s'est interrompu, "
+                         "rien n'a été déposé.")
 
 
 _OS_REASONS = {

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # what a document's or an act's date can be
 
@@ -22,3 +23,16 @@ def parse_day(text: str) -> date:
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ValueError(f"year out of range: {text!r}")
     return parsed
+
+
+PARIS = ZoneInfo("Europe/Paris")  # stored in UTC, shown in Paris time
+
+
+def day(value: date | None) -> str:
+    """A date as French users read it: 31/12/2026 ("" for none)."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def paris_day(value: datetime | None) -> str:
+    """The day in Paris of a stored (UTC) moment ("" for none)."""
+    return value.astimezone(PARIS).strftime("%d/%m/%Y") if value else ""

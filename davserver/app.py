@@ -9,12 +9,13 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from acl.db import Database
 from acl.documents.blobs import BlobStore
+from acl.documents.operations import Limits
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.fastpath import FastPath
 from davserver.gate import DriveGate
 from davserver.propfind import ListingCache
-from davserver.provider import DriveLimits, LiasseProvider
+from davserver.provider import LiasseProvider
 
 MOUNT_PATH = "/dav"  # must equal the dispatcher prefix: WsgiDAV builds hrefs from it
 
@@ -33,9 +34,7 @@ def lock_storage(settings: Settings) -> dict:
 
 def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> DriveGate:
     drive = settings.drive
-    limits = DriveLimits(
-        max_upload_bytes=drive.max_upload_mib * 2**20 if drive.max_upload_mib else None,
-        default_quota_bytes=drive.quota_mib * 2**20 if drive.quota_mib else None)
+    limits = Limits.from_settings(drive)
     listings = ListingCache(drive.listing_cache_mib * 2**20) if drive.listing_cache_mib \
         else None
     provider = LiasseProvider(db, BlobStore.serving(settings), limits, listings=listings)
@@ -68,5 +67,5 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
     wsgidav_log.propagate = True  # WsgiDAV hides its errors (a 500's traceback) otherwise
     return DriveGate(WsgiDAVApp(config), db, hasher,
                      auth_cache_seconds=drive.auth_cache_seconds,
-                     max_upload_bytes=limits.max_upload_bytes or 0, hot=provider.hot,
+                     limits=limits, hot=provider.hot,
                      fast=FastPath(provider, config["block_size"]))

@@ -1,10 +1,12 @@
-"""GET and HEAD of a document, and listings already in the cache, answered before WsgiDAV.
+"""GET and HEAD of a document, a plain PUT, and listings already in the cache, answered
+before WsgiDAV.
 
-Most drive traffic is plain reads of documents. WsgiDAV answers one through its middleware
-stack, a resource object, a lock lookup and the ORM session; here the gate's own pooled
-connection resolves the path in one plain query (`acl.documents.hot`), the one permission function
-decides through the same `LiasseProvider.locate` as every other request, and the blob is
-sent with the headers WsgiDAV would send (tests/integration/test_fastpath.py compares them).
+Most drive traffic is plain reads and writes of documents. WsgiDAV answers one through its
+middleware stack, a resource object, a lock lookup and the ORM session; here the gate's own
+pooled connection resolves the path in one plain query (`acl.documents.hot`), the operations
+layer (`acl.documents.operations`) decides and files exactly as for every other request, and
+the answer has the headers WsgiDAV would send (tests/integration/test_fastpath.py compares
+them). Its shortcuts are I/O only (measured in bench/): the rules are the operations layer's.
 
 A PROPFIND Depth 1 whose answer is in the listing cache (davserver/propfind.py, which fills
 it) and still valid is sent from there, after the same rights check.
@@ -25,27 +27,19 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from wsgidav import util
-from wsgidav.dav_error import (
-    HTTP_BAD_REQUEST,
-    HTTP_CREATED,
-    HTTP_LOCKED,
-    HTTP_NO_CONTENT,
-    DAVError,
-)
+from wsgidav.dav_error import HTTP_CREATED, HTTP_NO_CONTENT, DAVError
 
+from acl.documents import operations
 from acl.documents.blobs import DownloadStream
+from acl.documents.operations import Body
 from acl.documents.store import Location
-from acl.rights.policy import Action, authorize
-from config.names import InvalidName, check_segment, normalize_segment
+from acl.errors import IncompleteBody, Locked, Refused
+from config.names import normalize_segment
 from davserver import propfind
+from davserver.gate import announced_length
 from davserver.locks import holds_no_lock
 from davserver.resources import content_type
-from davserver.transfer import (
-    INCOMPLETE_BODY,
-    announced_length,
-    check_size,
-    disk_full_refused,
-)
+from davserver.transfer import dav_error
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -86,13 +80,13 @@ class FastPath:
         body = None
         if method == "GET":
             try:
-                blob = self.provider.blobs.open(node.sha256)
+                stream = operations.open_body(
+                    environ["liasse.principal"], location, self.provider.blobs,
+                    on_close=lambda sent, complete: self.provider.record_download(
+                        environ, node, sent, complete))
             except OSError:
                 return None  # WsgiDAV answers (and logs) a missing body
-            body = _Body(DownloadStream(
-                blob, node.size, partial=False,
-                on_close=lambda sent, complete: self.provider.record_download(
-                    environ, node, sent, complete)), node.size, self.block_size)
+            body = _Body(stream, node.size, self.block_size)
         start_response("200 OK", [
             ("Content-Length", str(node.size)),
             ("Last-Modified", formatdate(node.modified_at.timestamp(), usegmt=True)),
@@ -149,74 +143,68 @@ class FastPath:
 
     def _put(self, environ: dict, start_response: Callable, connection,
              segments: list[str]) -> list[bytes] | None:
-        """A PUT of a whole body of announced length into a folder, by a user who may write
-        there, on a name no lock covers: refused at once past the size or the company's
-        quota, else stored as `LiasseProvider.deposit` files every upload. Anything else is
-        left to WsgiDAV, which refuses it with its reason."""
+        """A PUT of a whole body of announced length into a folder, on a name no lock covers,
+        that the operations layer allows: refused at once past the size or the company's
+        quota, else received and filed as `LiasseProvider.deposit` files every upload.
+        Anything else, a refusal before the body included, is left to WsgiDAV, which
+        answers it through the same operations."""
         length = announced_length(environ)
         if length is None or len(segments) < 3 or environ["PATH_INFO"].endswith("/") \
                 or any(h in environ for h in ("HTTP_CONTENT_ENCODING", "HTTP_CONTENT_RANGE")):
             return None
-        try:
-            name = check_segment(segments[-1])
-        except InvalidName:
-            return None
         parent = self._locate(environ, connection, segments[:-1])
-        if parent is None or parent.node.kind == "file":
+        if parent is None:
             return None
-        found = self.hot.path(connection, parent.node.id, [name])
-        if found is not None and found[0].kind != "file":
-            return None
-        resource = Location(parent.company, (*parent.nodes, found[0])).resource() \
-            if found else parent.resource(for_new_child=True)
-        if not authorize(environ["liasse.principal"], Action.WRITE, resource):
+        principal = environ["liasse.principal"]
+        found = self.hot.path(connection, parent.node.id, segments[-1:])
+        existing = found[0] if found else None
+        if existing is not None and existing.kind != "file":
+            return None  # WsgiDAV: 405, a PUT on a collection
+        try:
+            name = operations.check_deposit(principal, parent, segments[-1], existing)
+        except Refused:
             return None
         ref_url = quote(self.provider.share_path + "/" + "/".join(segments))
         if self._locked(ref_url):
             return None
-        company = parent.company
-        try:  # refused before the body is read, as WsgiDAV's path refuses it while reading
-            check_size(length, max_bytes=self.provider.limits.max_upload_bytes,
-                       quota_left=self.provider.quota_left(
-                           company, found[0].size if found else 0,
-                           lambda: self.hot.used_bytes(connection, company.id)))
-        except DAVError as error:
-            return util.send_status_response(environ, start_response, error)
+        company, limits = parent.company, self.provider.limits
+        body: Body | None = None
         try:
-            with disk_full_refused():  # 507, as for a quota
-                writer = self.provider.blobs.writer()
-        except DAVError as error:
-            return util.send_status_response(environ, start_response, error)
-        try:
-            with disk_full_refused():
-                remaining = length
-                stream = environ["wsgi.input"]
-                while remaining:
-                    data = stream.read(min(self.block_size, remaining))
-                    if not data:
-                        raise DAVError(HTTP_BAD_REQUEST, INCOMPLETE_BODY)
-                    writer.write(data)
-                    remaining -= len(data)
-                if self._locked(ref_url):  # locked while the body was arriving
-                    raise DAVError(HTTP_LOCKED)
-                # On disk and filed before the row that points at it. (An fsync on another
-                # thread, overlapping the deposit's statements, was slower: that thread waits
-                # for the interpreter lock until this one blocks; +0.4 ms an upload.)
-                sha256, size = writer.commit()
-            location = self.provider.deposit(environ, parent, name, sha256, size)
-        except DAVError as error:
-            writer.discard()
-            return util.send_status_response(environ, start_response, error)
+            room = limits.room(company, lambda: self.hot.used_bytes(connection, company.id),
+                               existing.size if existing else 0)
+            limits.check(length, room, name)  # before the body is read, as WsgiDAV's path
+            body = Body.start(self.provider.blobs, limits, room=room, name=name,
+                              expected=length)
+            remaining, stream = length, environ["wsgi.input"]
+            while remaining:
+                data = stream.read(min(self.block_size, remaining))
+                if not data:
+                    raise IncompleteBody()
+                body.write(data)
+                remaining -= len(data)
+            if self._locked(ref_url):  # locked while the body was arriving
+                raise Locked("Le document a été verrouillé par quelqu'un d'autre pendant "
+                             "l'envoi : rien n'a été déposé.")
+            # On disk and filed before the row that points at it. (An fsync on another
+            # thread, overlapping the deposit's statements, was slower: that thread waits
+            # for the interpreter lock until this one blocks; +0.4 ms an upload.)
+            sha256, size = body.commit()
+            location = operations.file_body(self.hot, principal, parent, name, sha256, size)
+        except Refused as refusal:
+            if body is not None:
+                body.discard()
+            return util.send_status_response(environ, start_response, dav_error(refusal))
         except BaseException:
-            writer.discard()
+            if body is not None:
+                body.discard()
             raise
         etag = ("ETag", f'"{location.node.sha256}"')
-        if found:
+        if existing is not None:
             return util.send_status_response(environ, start_response, HTTP_NO_CONTENT,
                                              add_headers=[etag])
-        headers, body = self._created_page()
+        headers, page = self._created_page()
         start_response("201 Created", [*headers, etag])
-        return [body]
+        return [page]
 
     def _locked(self, ref_url: str) -> bool:
         """Whether a lock covers this URL (on it, or on a folder above it with depth)."""

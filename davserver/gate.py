@@ -33,13 +33,15 @@ from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
 from acl.db import Database
 from acl.documents.hot import HotQueries
+from acl.documents.operations import Limits
+from acl.errors import TooLarge
 from acl.people.accounts import authenticate
 from acl.people.models import User
 from acl.rights.passwords import PasswordHasher
 from acl.rights.policy import Principal
 from acl.rights.principals import load_principal
 from config.names import InvalidName, check_segment
-from davserver.transfer import expected_length, header_number
+from config.numbers import whole_number
 
 if TYPE_CHECKING:
     from davserver.fastpath import FastPath
@@ -54,6 +56,27 @@ MAX_LOGIN = 64  # acl.people.accounts.LOGIN_RE
 ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
 NOT_A_DESTINATION = "Destination invalide : ce n'est pas l'adresse d'un chemin du lecteur."
 BROKEN_CHUNKS = "Corps de requête invalide : son découpage en fragments (chunked) est erroné."
+
+
+def header_number(value: str) -> int | None:
+    """A header's non-negative number, or None (ASCII digits only: "²".isdigit() is true)."""
+    return whole_number(value)
+
+
+def announced_length(environ: dict) -> int | None:
+    """The body's length the request announced (None: chunked, or not said)."""
+    if environ.get("wsgi.input_terminated"):
+        return None
+    return header_number(environ.get("CONTENT_LENGTH", ""))
+
+
+def expected_length(environ: dict) -> int | None:
+    """The length the body must have: its Content-Length or, for a chunked body, the length
+    macOS Finder announces in X-Expected-Entity-Length (None: not said)."""
+    if environ.get("wsgi.input_terminated"):
+        return header_number(environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", ""))
+    return announced_length(environ)
+
 
 
 def _plain(start_response, status: str, message: str,
@@ -194,7 +217,7 @@ def _credentials(header: str) -> tuple[str, str] | None:
 
 class DriveGate:
     def __init__(self, app: Callable, db: Database, hasher: PasswordHasher, *,
-                 auth_cache_seconds: float, max_upload_bytes: int,
+                 auth_cache_seconds: float, limits: Limits,
                  hot: HotQueries | None = None, fast: FastPath | None = None) -> None:
         self.app = app
         self.db = db
@@ -203,7 +226,7 @@ class DriveGate:
         self.cache = CredentialCache(auth_cache_seconds)
         self._principals: dict[int, tuple[tuple[int, int, int], Account, Principal]] = {}
         self._principals_lock = threading.Lock()
-        self.max_upload_bytes = max_upload_bytes
+        self.limits = limits
         self.fast = fast
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -260,12 +283,12 @@ class DriveGate:
                           "En-tête X-Expected-Entity-Length invalide.")
         if method in XML_METHODS:
             return self._check_xml_body(environ, start_response, size)
-        if method == "PUT" and self.max_upload_bytes:
+        if method == "PUT":  # refused before anything is read (the quota needs the user)
             announced = expected_length(environ)
-            if announced is not None and announced > self.max_upload_bytes:
-                return _plain(start_response, "413 Content Too Large",
-                              f"Document trop volumineux : {self.max_upload_bytes // 2**20} "
-                              "Mio au plus.")
+            try:
+                self.limits.check(announced or 0, None)
+            except TooLarge as refusal:
+                return _plain(start_response, "413 Content Too Large", refusal.reason)
         return None
 
     def _check_xml_body(self, environ, start_response, size: int | None) -> list[bytes] | None:

@@ -2,7 +2,9 @@
 
 `/` lists the companies the user may reach, `/<company folder>/<standard folder>/...` below.
 Paths are normalised to NFC segment by segment (Finder sends NFD). Resources are cached per
-request, since WsgiDAV asks for the same path several times.
+request, since WsgiDAV asks for the same path several times. What may be done is decided by
+the operations layer (`acl.documents.operations`); the provider resolves paths, receives
+bodies for it, and checks both ends of a MOVE or COPY before WsgiDAV touches anything.
 """
 
 from __future__ import annotations
@@ -10,27 +12,33 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_PRECONDITION_FAILED, DAVError
+from wsgidav.dav_error import (
+    HTTP_FORBIDDEN,
+    HTTP_METHOD_NOT_ALLOWED,
+    HTTP_PRECONDITION_FAILED,
+    DAVError,
+)
 from wsgidav.dav_provider import DAVProvider
 from wsgidav.util import get_uri_name, get_uri_parent
 
 from acl.db import Database
-from acl.documents import store
+from acl.documents import operations, store
 from acl.documents.blobs import BlobStore
 from acl.documents.hot import HotQueries
 from acl.documents.models import Node
-from acl.documents.store import DownloadRecord, Location
+from acl.documents.operations import CHANGED, Body, Limits, may_deposit, may_read, require
+from acl.documents.receipts import DownloadRecord
+from acl.documents.store import Location
 from acl.documents.tree import company_root
-from acl.errors import InvalidInput
+from acl.errors import Conflict, NameTaken, Refused
 from acl.people.models import Company, User
-from acl.rights.policy import Action, Resource, authorize
 from config.names import normalize_segment
 from davserver import propfind
+from davserver.gate import expected_length
 from davserver.receipts import ReceiptRecorder
 from davserver.resources import (
     DocumentResource,
@@ -38,17 +46,11 @@ from davserver.resources import (
     NodeCollection,
     _NodeMixin,
 )
-from davserver.transfer import UploadWriter, disk_full_refused, expected_length
-
-
-@dataclass(frozen=True)
-class DriveLimits:
-    max_upload_bytes: int | None  # None: no limit
-    default_quota_bytes: int | None
+from davserver.transfer import UploadWriter, dav_error, refusals_as_dav_errors
 
 
 class LiasseProvider(DAVProvider):
-    def __init__(self, db: Database, blobs: BlobStore, limits: DriveLimits, *,
+    def __init__(self, db: Database, blobs: BlobStore, limits: Limits, *,
                  listings: propfind.ListingCache | None = None) -> None:
         super().__init__()
         self.db = db
@@ -93,14 +95,11 @@ class LiasseProvider(DAVProvider):
         `cached_only`, a company not in the cache answers None too."""
         principal = environ["liasse.principal"]
         company, root = self._company(environ, segments[0], cached_only=cached_only)
-        if company is None or root is None or not authorize(
-                principal, Action.READ, Resource(company.id, company.is_active)):
+        if company is None or root is None or \
+                not may_read(principal, Location(company, (root,))):
             return None
         location = resolve(company, root, segments[1:])
-        if location is None:
-            return None
-        if len(location.nodes) > 1 and not authorize(principal, Action.READ,
-                                                     location.resource()):
+        if location is None or not may_read(principal, location):
             return None
         return location
 
@@ -141,9 +140,15 @@ class LiasseProvider(DAVProvider):
             node.id, environ["liasse.user"].id, bytes_sent, complete,
             environ.get("HTTP_USER_AGENT", "")[:200]))
 
-    def companies(self, environ: dict) -> list[Company]:
+    def company_roots(self, environ: dict) -> list[Location]:
+        """The roots of the companies the user may read, by folder name: two queries."""
         session: Session = environ["liasse.session"]
-        return list(session.scalars(select(Company).order_by(Company.folder_name)))
+        companies = session.scalars(select(Company).order_by(Company.folder_name)).all()
+        roots = {n.company_id: n for n in session.scalars(select(Node).where(
+            Node.parent_id.is_(None), Node.company_id.in_([c.id for c in companies])))}
+        principal = environ["liasse.principal"]
+        found = (Location(c, (roots[c.id],)) for c in companies if c.id in roots)
+        return [location for location in found if may_read(principal, location)]
 
     def relocate(self, session: Session, location: Location) -> Location:
         """The same location loaded in another session (a write transaction)."""
@@ -152,32 +157,20 @@ class LiasseProvider(DAVProvider):
         loaded = {n.id: n for n in session.scalars(select(Node).where(Node.id.in_(ids)))}
         nodes = tuple(loaded.get(i) for i in ids)
         if company is None or any(n is None or n.deleted_at is not None for n in nodes):
-            raise DAVError(409, "Le dossier a changé pendant l'opération ; réessayez.")
+            raise Conflict(CHANGED)
         return Location(company, nodes)
 
     def deposit(self, environ: dict, parent: Location, name: str, sha256: str,
                 size: int) -> Location:
-        """File a stored body as the document `name` of `parent`: a new document, or a new
-        version of the one there now (`acl.documents.store.deposit`, in one transaction on the
-        thread's plain connection, `acl.documents.hot`). Returns the document's location."""
-        ids = {f"id_{i}": node.id for i, node in enumerate(parent.nodes)}
-        for attempt in (1, 2):  # PostgreSQL: a parallel PUT may create the name meanwhile;
-            try:                # then this body becomes its new version
-                with self.hot.transaction() as run:
-                    # The path's nodes were resolved for this request, before this
-                    # transaction (only names and ids are read from them): still live?
-                    if run(store.count_live(len(ids)), ids)[0][0] != len(ids):
-                        raise DAVError(409, "Le dossier a changé pendant l'opération ; "
-                                            "réessayez.")
-                    node = store.deposit(run, parent, name, sha256, size,
-                                             environ["liasse.user"].id)
-                return Location(parent.company, (*parent.nodes, node))
-            except InvalidInput as refused:  # a folder has that name
-                raise DAVError(405, refused.reason) from None
-            except self.hot.IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        """File a stored body as the document `name` of `parent` (the operations layer's
+        `file_body`, on the thread's plain connection). Returns the document's location."""
+        try:
+            return operations.file_body(self.hot, environ["liasse.principal"], parent, name,
+                                        sha256, size)
+        except NameTaken as refusal:  # a folder took the name meanwhile: as WsgiDAV answers
+            raise DAVError(HTTP_METHOD_NOT_ALLOWED, refusal.reason) from None  # a PUT on one
+        except Refused as refusal:
+            raise dav_error(refusal) from None
 
     def forget(self, environ: dict) -> None:
         """After a write: drop what this request cached, so later lookups see the change."""
@@ -201,10 +194,6 @@ class LiasseProvider(DAVProvider):
 
     # --- quota and uploads ------------------------------------------------------------
 
-    def quota(self, company: Company) -> int | None:
-        return company.quota_bytes if company.quota_bytes is not None \
-            else self.limits.default_quota_bytes
-
     def usage(self, environ: dict, company: Company) -> tuple[int, int]:
         """(used, available) bytes for RFC 4331; available is the disk's when no quota."""
         cache = environ.setdefault("liasse.usage", {})
@@ -214,7 +203,7 @@ class LiasseProvider(DAVProvider):
         return cache[company.id]
 
     def usage_of(self, company: Company, used: int) -> tuple[int, int]:
-        quota = self.quota(company)
+        quota = self.limits.quota(company)
         free = shutil.disk_usage(self.blobs.root if self.blobs.root.exists()
                                  else self.blobs.root.parent).free
         available = max(0, quota - used) if quota is not None else free
@@ -230,22 +219,35 @@ class LiasseProvider(DAVProvider):
                 self._logins = (generation, logins)
         return logins
 
-    def quota_left(self, company: Company, replacing: int, used: Callable[[], int]
-                   ) -> int | None:
-        """Bytes an upload replacing `replacing` bytes may take (None: no quota); `used`
-        reads the company's total, only when it has a quota."""
-        quota = self.quota(company)
-        return None if quota is None else quota - used() + replacing
-
-    def upload_writer(self, environ: dict, company: Company, *, replacing: int) -> UploadWriter:
-        left = self.quota_left(company, replacing, lambda: store.used_bytes(
-            environ["liasse.session"], company.id))
-        with disk_full_refused():  # no file can be made: 507, as for a quota
-            blob = self.blobs.writer()
-        writer = UploadWriter(blob, max_bytes=self.limits.max_upload_bytes,
-                              quota_left=left, expected=expected_length(environ))
+    def upload_writer(self, environ: dict, folder: Location, name: str,
+                      existing: Node | None) -> UploadWriter:
+        """The file WsgiDAV writes a PUT of `name` into `folder` into (over `existing`),
+        once the operations layer allows the deposit, within the size and the quota."""
+        company = folder.company
+        with refusals_as_dav_errors():
+            operations.check_deposit(environ["liasse.principal"], folder, name, existing)
+            room = self.limits.room(
+                company, lambda: store.used_bytes(environ["liasse.session"], company.id),
+                existing.size if existing is not None else 0)
+            body = Body.start(self.blobs, self.limits, room=room, name=name,
+                              expected=expected_length(environ))
+        writer = UploadWriter(body)
         environ["liasse.upload"] = writer
         return writer
+
+    def end_upload(self, environ: dict, folder: Location, name: str, *,
+                   with_errors: bool) -> Location | None:
+        """File the body WsgiDAV wrote (None: there was none, or it failed)."""
+        writer: UploadWriter | None = environ.pop("liasse.upload", None)
+        if writer is None:
+            return None
+        if with_errors:
+            writer.discard()
+            return None
+        sha, size = writer.commit()
+        stored = self.deposit(environ, folder, name, sha, size)
+        self.forget(environ)
+        return stored
 
     # --- checks before WsgiDAV touches anything -----------------------------------------
 
@@ -280,31 +282,42 @@ class LiasseProvider(DAVProvider):
         """A lock stops everyone else's writes: only who may write the target takes one.
         (LOCK on an unmapped URL creates a document: `create_empty_resource` checks it.)"""
         target = self.get_resource_inst(environ["PATH_INFO"], environ)
-        if isinstance(target, DocumentResource):
-            target._require(Action.WRITE)
-        elif isinstance(target, NodeCollection):
-            target._require(Action.WRITE, target.location.resource(for_new_child=True))
+        principal = environ["liasse.principal"]
+        with refusals_as_dav_errors():
+            if isinstance(target, DocumentResource):
+                folder = operations.parent_of(target.location)
+                operations.check_deposit(principal, folder, target.node.name, target.node)
+            elif isinstance(target, NodeCollection):
+                require(may_deposit(principal, target.location))
 
     def _check_copy_move(self, environ: dict, method: str) -> None:
-        """Both ends before WsgiDAV deletes an overwritten destination (RFC 4918 §9.8/9.9)."""
+        """Both ends, by the operations layer's rules, before WsgiDAV deletes an overwritten
+        destination (RFC 4918 §9.8/9.9)."""
         source = self.get_resource_inst(environ["PATH_INFO"], environ)
         if source is None or not isinstance(source, _NodeMixin):
             if isinstance(source, DriveRoot):
                 raise DAVError(HTTP_FORBIDDEN, "La racine du lecteur ne se copie pas.")
             return  # WsgiDAV answers 404
-        if method == "MOVE":
-            source._require_write_subtree()
-        else:
-            source._require(Action.READ)
+        principal, session = environ["liasse.principal"], environ["liasse.session"]
+        if method == "MOVE":  # the source first, wherever it goes
+            with refusals_as_dav_errors():
+                require(operations.may_change(session, principal, source.location))
         mount = environ.get("SCRIPT_NAME", "")
         dest = unquote(urlsplit(environ.get("HTTP_DESTINATION", "")).path)
         if dest.startswith(mount + "/"):
             dest = dest[len(mount):]
         parent = self.get_resource_inst(get_uri_parent(dest), environ)
-        if isinstance(parent, NodeCollection):
-            parent._require(Action.WRITE, parent.location.resource(for_new_child=True))
-            existing = self.get_resource_inst(dest, environ)
-            if isinstance(existing, _NodeMixin):
-                existing._require_write_subtree()
-        elif isinstance(parent, DriveRoot) and get_uri_name(dest):
+        if isinstance(parent, DriveRoot) and get_uri_name(dest):
             raise DAVError(HTTP_FORBIDDEN, "Destination hors des dossiers d'une entreprise.")
+        if not isinstance(parent, NodeCollection):
+            return  # WsgiDAV answers 409: the destination's folder does not exist
+        with refusals_as_dav_errors():
+            if method == "MOVE":
+                operations.check_move(session, principal, source.location, parent.location,
+                                      get_uri_name(dest))
+            else:
+                operations.check_copy(principal, source.location, parent.location,
+                                      get_uri_name(dest))
+            existing = self.get_resource_inst(dest, environ)
+            if isinstance(existing, _NodeMixin):  # an overwrite deletes it first
+                require(operations.may_change(session, principal, existing.location))

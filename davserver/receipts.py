@@ -16,7 +16,7 @@ import logging
 import threading
 
 from acl.db import Database
-from acl.documents.store import DownloadRecord, record_downloads
+from acl.documents.receipts import DownloadRecord, record_downloads
 
 log = logging.getLogger("liasse.receipts")
 BATCH = 500

@@ -1,7 +1,10 @@
 """WsgiDAV resources over the node table: the drive root, folders and documents.
 
-Every access goes through `acl.rights.policy.authorize` before storage is touched; a refused read
-looks exactly like a missing resource (404), a refused write is a 403 with the reason.
+Every method hands its document operation to the one operations layer
+(`acl.documents.operations`), which decides with the permission function before storage is
+touched; a refusal comes back as a WebDAV error of its own status (`transfer.dav_error`): a
+refused read looks exactly like a missing resource (404), a refused write is a 403 with its
+sentence.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wsgidav.dav_error import (
-    HTTP_BAD_REQUEST,
     HTTP_FORBIDDEN,
+    HTTP_METHOD_NOT_ALLOWED,
     HTTP_NOT_FOUND,
     DAVError,
     PRECONDITION_CODE_ProtectedProperty,
@@ -23,15 +26,13 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.util import get_uri_name, get_uri_parent, parse_if_header_dict
 
-from acl.documents import store
-from acl.documents.blobs import DownloadStream
+from acl.documents import operations, store
 from acl.documents.models import Node, NodeProperty
+from acl.documents.operations import parent_of, require
 from acl.documents.store import Location
-from acl.errors import InvalidInput
-from acl.people.models import User
-from acl.rights.policy import Action, Decision, Principal, Resource, authorize
-from config.names import InvalidName, check_segment
-from davserver.transfer import UploadWriter
+from acl.errors import NameTaken, Refused
+from acl.rights.policy import Principal
+from davserver.transfer import dav_error, refusals_as_dav_errors
 
 if TYPE_CHECKING:
     from davserver.provider import LiasseProvider
@@ -43,14 +44,6 @@ _NS_DEPTH = "{DAV:}"
 QUOTA_PROPS = ("{DAV:}quota-used-bytes", "{DAV:}quota-available-bytes")
 
 
-def _deny(decision: Decision) -> DAVError:
-    return DAVError(HTTP_FORBIDDEN, decision.reason)
-
-
-def _ctx(environ: dict) -> tuple[Principal, User]:
-    return environ["liasse.principal"], environ["liasse.user"]
-
-
 def content_type(name: str) -> str:
     return _content_type(name.rpartition(".")[2].lower() if "." in name else "")
 
@@ -58,13 +51,6 @@ def content_type(name: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _content_type(extension: str) -> str:
     return mimetypes.guess_type(f"x.{extension}")[0] or "application/octet-stream"
-
-
-def check_new_name(name: str) -> str:
-    try:
-        return check_segment(name)
-    except InvalidName as exc:
-        raise DAVError(HTTP_BAD_REQUEST, f"Nom refusé : {exc}.") from None
 
 
 class DriveRoot(DAVCollection):
@@ -78,14 +64,8 @@ class DriveRoot(DAVCollection):
         return "Liasse"
 
     def get_member_list(self):
-        principal, _ = _ctx(self.environ)
-        members = []
-        for company in self.provider.companies(self.environ):
-            if authorize(principal, Action.READ, Resource(company.id, company.is_active)):
-                location = store.resolve(self.environ["liasse.session"], company, [])
-                members.append(NodeCollection(self.provider, f"/{company.folder_name}",
-                                              self.environ, location))
-        return members
+        return [self.provider.wrap(f"/{location.company.folder_name}", self.environ, location)
+                for location in self.provider.company_roots(self.environ)]
 
     def get_member_names(self):
         return [m.name for m in self.get_member_list()]
@@ -113,7 +93,8 @@ class DriveRoot(DAVCollection):
 
 
 class _NodeMixin:
-    """What folders and documents share: the location, rights, dead properties."""
+    """What folders and documents share: the location, dead properties, and the operations
+    on the node itself (delete, move, copy)."""
 
     provider: LiasseProvider
     environ: dict
@@ -133,19 +114,8 @@ class _NodeMixin:
     def _session(self):
         return self.environ["liasse.session"]
 
-    def _require(self, action: Action, resource: Resource | None = None) -> None:
-        principal, _ = _ctx(self.environ)
-        decision = authorize(principal, action, resource or self.location.resource())
-        if not decision:
-            raise _deny(decision)
-
-    def _require_write_subtree(self) -> None:
-        """Writing (deleting, moving) a node also writes every document under it."""
-        principal, _ = _ctx(self.environ)
-        decision = store.authorize_subtree_write(self._session(), principal,
-                                                     self.location)
-        if not decision:
-            raise _deny(decision)
+    def _principal(self) -> Principal:
+        return self.environ["liasse.principal"]
 
     def get_creation_date(self):
         return self.node.created_at.timestamp()
@@ -207,11 +177,8 @@ class _NodeMixin:
             if name in RECEIPT_PROPS or name in ("{DAV:}lockdiscovery", "{DAV:}supportedlock"):
                 raise DAVError(HTTP_FORBIDDEN, err_condition=PRECONDITION_CODE_ProtectedProperty)
             return super().set_property_value(name, value, dry_run=dry_run)
-        # Dead properties are metadata (Win32 times, Office fields): writing them needs the
-        # write right, but they do not change the document, so the protection date allows it.
-        resource = self.location.resource()
-        self._require(Action.WRITE, Resource(resource.company_id, resource.company_active,
-                                             None, resource.folder))
+        with refusals_as_dav_errors():
+            require(operations.may_annotate(self._principal(), self.location))
         if dry_run:
             return None
         with self.provider.db.transaction() as tx:
@@ -235,7 +202,8 @@ class _NodeMixin:
         emptied of every other document, one by one, and then refused itself (RFC 4918
         9.6.1 allows a partial delete; a standard folder, which can never be deleted, would
         have been emptied)."""
-        self._require_write_subtree()
+        with refusals_as_dav_errors():  # a refused user learns nothing of the locks
+            require(operations.may_change(self._session(), self._principal(), self.location))
         lock_manager = self.provider.lock_manager
         if lock_manager is not None:
             if "wsgidav.conditions.if" not in self.environ:
@@ -244,18 +212,13 @@ class _NodeMixin:
                 url=self.get_ref_url(), depth="infinity",
                 token_list=self.environ["wsgidav.ifLockTokenList"],
                 principal=self.environ["wsgidav.user_name"])
-        self._trash()
+        self.delete()
         return True
 
     def delete(self):
-        """WsgiDAV's own deletes (a destination overwritten by MOVE or COPY)."""
-        self._require_write_subtree()
-        self._trash()
-
-    def _trash(self) -> None:
-        with self.provider.db.transaction() as tx:
-            location = self.provider.relocate(tx, self.location)
-            store.trash(tx, location, _ctx(self.environ)[1].id)
+        """DELETE, and WsgiDAV's own deletes (a destination overwritten by MOVE or COPY)."""
+        with refusals_as_dav_errors(), self.provider.db.transaction() as tx:
+            operations.delete(tx, self._principal(), self.provider.relocate(tx, self.location))
         self.remove_all_locks(recursive=True)
         self.provider.forget(self.environ)
 
@@ -266,41 +229,31 @@ class _NodeMixin:
         return True
 
     def _destination(self, dest_path: str) -> tuple[Location, str]:
+        """The folder a MOVE or COPY goes into, and the name it gets there."""
         parent = self.provider.get_resource_inst(get_uri_parent(dest_path), self.environ)
         if not isinstance(parent, NodeCollection):
             raise DAVError(HTTP_FORBIDDEN, "Destination hors des dossiers d'une entreprise.")
-        name = check_new_name(get_uri_name(dest_path))
-        parent._require(Action.WRITE, parent.location.resource(for_new_child=True))
-        return parent.location, name
+        return parent.location, get_uri_name(dest_path)
 
     def move_recursive(self, dest_path):
-        self._require_write_subtree()
         target, name = self._destination(dest_path)
-        if self.node.kind == "folder" and target.node.id in store.subtree_ids(
-                self._session(), self.node.id):
-            raise DAVError(HTTP_FORBIDDEN, "Un dossier ne peut pas être déplacé en lui-même.")
+        with refusals_as_dav_errors():  # checked before the locks go
+            operations.check_move(self._session(), self._principal(), self.location, target,
+                                  name)
         self.remove_all_locks(recursive=True)
-        with self.provider.db.transaction() as tx:
-            store.move(tx, self.provider.relocate(tx, self.location),
-                           self.provider.relocate(tx, target), name, _ctx(self.environ)[1].id)
+        with refusals_as_dav_errors(), self.provider.db.transaction() as tx:
+            operations.move(tx, self._principal(), self.provider.relocate(tx, self.location),
+                            self.provider.relocate(tx, target), name)
         self.provider.forget(self.environ)
         return []
 
     def copy_move_single(self, dest_path, *, is_move):
         if is_move:  # moves always go through move_recursive
             raise DAVError(HTTP_FORBIDDEN)
-        self._require(Action.READ)
         target, name = self._destination(dest_path)
-        with self.provider.db.transaction() as tx:
-            target_now = self.provider.relocate(tx, target)
-            source = self.provider.relocate(tx, self.location)
-            existing = store.live_child(tx, target_now.node.id, name)
-            if existing is not None and existing.kind == self.node.kind:
-                if existing.kind == "file":  # overwrite: the old body becomes a version
-                    store.store_body(tx, target_now, name, source.node.sha256,
-                                         source.node.size, _ctx(self.environ)[1].id)
-                return  # COPY onto an existing folder merges into it
-            store.copy_node(tx, source, target_now, name, _ctx(self.environ)[1].id)
+        with refusals_as_dav_errors(), self.provider.db.transaction() as tx:
+            operations.copy(tx, self._principal(), self.provider.relocate(tx, self.location),
+                            self.provider.relocate(tx, target), name)
         self.provider.forget(self.environ)
 
 
@@ -308,7 +261,7 @@ class NodeCollection(_NodeMixin, DAVCollection):
     """A company's root (its standard folders) or a folder."""
 
     def get_member_list(self):
-        principal, _ = _ctx(self.environ)
+        principal = self._principal()
         session = self._session()
         children = store.live_children(session, self.node.id)
         # Dead properties of every member in one query (PROPFIND Depth 1 is never N+1).
@@ -325,8 +278,7 @@ class NodeCollection(_NodeMixin, DAVCollection):
         base = self.path.rstrip("/")
         for node in children:
             location = Location(self.location.company, (*self.location.nodes, node))
-            if self.node.kind == "root" and not authorize(principal, Action.READ,
-                                                          location.resource()):
+            if self.node.kind == "root" and not operations.may_read(principal, location):
                 continue  # a folder without read right is not listed
             members.append(self.provider.wrap(f"{base}/{node.name}", self.environ, location))
         return members
@@ -347,22 +299,23 @@ class NodeCollection(_NodeMixin, DAVCollection):
         return self.provider.usage(self.environ, self.location.company)[1]
 
     def create_collection(self, name):
-        name = check_new_name(name)
-        self._require(Action.WRITE, self.location.resource(for_new_child=True))
-        with self.provider.db.transaction() as tx:
-            try:
-                store.create_folder(tx, self.provider.relocate(tx, self.location), name,
-                                        _ctx(self.environ)[1].id)
-            except InvalidInput as exc:
-                raise DAVError(405, exc.reason) from None
-            except IntegrityError:  # PostgreSQL: created meanwhile by a parallel MKCOL
-                raise DAVError(405, f"« {name} » existe déjà.") from None
+        try:
+            with self.provider.db.transaction() as tx:
+                created = operations.mkdir(tx, self._principal(),
+                                           self.provider.relocate(tx, self.location), name)
+                created_name = created.node.name
+        except (NameTaken, IntegrityError):  # a parallel MKCOL created it meanwhile:
+            # RFC 4918 §9.3.1, MKCOL on a mapped URL is 405, as WsgiDAV answers it itself
+            raise DAVError(HTTP_METHOD_NOT_ALLOWED, f"« {name} » existe déjà.") from None
+        except Refused as refusal:
+            raise dav_error(refusal) from None
         self.provider.forget(self.environ)
-        return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}", self.environ)
+        return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{created_name}",
+                                               self.environ)
 
     def create_empty_resource(self, name):
-        name = check_new_name(name)
-        self._require(Action.WRITE, self.location.resource(for_new_child=True))
+        with refusals_as_dav_errors():
+            name = operations.check_deposit(self._principal(), self.location, name, None)
         path = f"{self.path.rstrip('/')}/{name}"
         if self.environ.get("REQUEST_METHOD") == "PUT":
             # Nothing is stored before the body has fully arrived (end_write).
@@ -391,31 +344,23 @@ class DocumentResource(_NodeMixin, DAVNonCollection):
         return True
 
     def get_content(self):
-        self._require(Action.READ)
-        _, user = _ctx(self.environ)
-        stream = self.provider.blobs.open(self.node.sha256)
-        return DownloadStream(stream, self.node.size, on_close=self._record_download,
-                              partial=bool(self.environ.get("HTTP_RANGE")))
+        with refusals_as_dav_errors():
+            return operations.open_body(
+                self._principal(), self.location, self.provider.blobs,
+                on_close=self._record_download, partial=bool(self.environ.get("HTTP_RANGE")))
 
     def _record_download(self, bytes_sent: int, complete: bool) -> None:
         self.provider.record_download(self.environ, self.node, bytes_sent, complete)
 
     def begin_write(self, *, content_type=None):
-        self._require(Action.WRITE)
-        return self.provider.upload_writer(self.environ, self.location.company,
-                                           replacing=self.node.size)
+        return self.provider.upload_writer(self.environ, parent_of(self.location),
+                                           self.node.name, self.node)
 
     def end_write(self, *, with_errors):
-        writer: UploadWriter = self.environ.pop("liasse.upload", None)
-        if writer is None:
-            return
-        if with_errors:
-            writer.discard()
-            return
-        sha, size = writer.commit()
-        self.location = self.provider.deposit(self.environ, Location(
-            self.location.company, self.location.nodes[:-1]), self.node.name, sha, size)
-        self.provider.forget(self.environ)
+        stored = self.provider.end_upload(self.environ, parent_of(self.location),
+                                          self.node.name, with_errors=with_errors)
+        if stored is not None:
+            self.location = stored
 
 
 class PendingDocument(DocumentResource):
@@ -427,7 +372,7 @@ class PendingDocument(DocumentResource):
         self.provider = provider
         self.parent = parent
         self.name_ = name
-        self.location = parent  # rights of a new child of `parent`
+        self.location = parent  # until its body is stored
         self._stored: Node | None = None
 
     @property
@@ -437,17 +382,10 @@ class PendingDocument(DocumentResource):
         return self._stored
 
     def begin_write(self, *, content_type=None):
-        self._require(Action.WRITE, self.parent.resource(for_new_child=True))
-        return self.provider.upload_writer(self.environ, self.parent.company, replacing=0)
+        return self.provider.upload_writer(self.environ, self.parent, self.name_, None)
 
     def end_write(self, *, with_errors):
-        writer: UploadWriter = self.environ.pop("liasse.upload", None)
-        if writer is None:
-            return
-        if with_errors:
-            writer.discard()
-            return
-        sha, size = writer.commit()
-        self.location = self.provider.deposit(self.environ, self.parent, self.name_, sha, size)
-        self._stored = self.location.node
-        self.provider.forget(self.environ)
+        stored = self.provider.end_upload(self.environ, self.parent, self.name_,
+                                          with_errors=with_errors)
+        if stored is not None:
+            self.location, self._stored = stored, stored.node

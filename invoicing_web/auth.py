@@ -26,7 +26,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     form = Form.from_request("login")
     if request.method == "GET":
-        return render_template("login.html", form=form, next=request.args.get("next", ""))
+        return render_template("auth/login.html", form=form, next=request.args.get("next", ""))
     password = request.form.get("password", "")
     svc = services()
     with svc.db.transaction() as tx:
@@ -37,7 +37,7 @@ def login():
         if outcome.delay:
             time.sleep(outcome.delay)
         form.error("_", outcome.reason)
-        return render_template("login.html", form=form, next=request.form.get("next", "")), \
+        return render_template("auth/login.html", form=form, next=request.form.get("next", "")), \
             429 if outcome.locked_until else 401
     with svc.db.session() as s:
         sign_in(s.get(User, user_id))
@@ -70,7 +70,7 @@ def change_password():
                 form.error(exc.field or "password", exc.reason)
             else:
                 return redirect(url_for("dashboard.home", changed=1))
-    return render_template("password.html", form=form, forced=g.user.must_change_password)
+    return render_template("auth/password.html", form=form, forced=g.user.must_change_password)
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
@@ -94,4 +94,4 @@ def accept_invitation(token: str):
             form.error(getattr(exc, "field", "") or "password", exc.reason)
         else:
             return redirect(url_for("dashboard.home"))
-    return render_template("invitation.html", form=form, login=login)
+    return render_template("auth/invitation.html", form=form, login=login)

@@ -28,7 +28,7 @@ def home():
     if g.principal.side == Side.COMPANY:
         company = session.get(companies.Company, g.user.company_id)
         return render_template(
-            "dashboard_company.html", company=company,
+            "dashboard/company.html", company=company,
             recent=activity.recent_documents(session, g.principal, company.id),
             received=activity.recent_documents(session, g.principal, company.id,
                                                received_only=True))
@@ -41,7 +41,7 @@ def home():
     totals = {"companies": len(reachable),
               "awaiting": sum(f.awaiting_receipt for f in figures.values()),
               "documents": sum(f.documents for f in figures.values())}
-    return render_template("dashboard_cabinet.html", companies=shown, all_companies=reachable,
+    return render_template("dashboard/cabinet.html", companies=shown, all_companies=reachable,
                            figures=figures, users=users, totals=totals, query=query,
                            empty=activity.Activity())
 

@@ -1,7 +1,9 @@
 """Documents: browse the drive's tree, deposit, download (one or a zip), organise, trash.
 
-Thin views over `acl.documents.library` and `acl.documents.archive`, which check every
-access with the one permission function; whatever the user may not see answers 404.
+Thin views: they find what the user names with `acl.documents.browsing`, change it through
+the one operations layer `acl.documents.operations` (rights, names, limits: the same rules
+as the drive's) and answer its refusals with their status; whatever the user may not see
+answers 404.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wsgi import FileWrapper
 
-from acl.documents import archive, library
+from acl.documents import archive, browsing, operations, receipts
 from acl.documents.blobs import CHUNK, DownloadStream
+from acl.documents.operations import Limits
 from acl.documents.store import Location
 from acl.errors import InvalidInput, NotFound, Refused
 from acl.rights.models import Side
@@ -71,16 +74,6 @@ def not_found(_exc: NotFound):
     return render_template("error.html", message="Page introuvable.", code=404), 404
 
 
-def _status(exc: Refused) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, library.TooLarge):
-        return 413
-    if isinstance(exc, (library.OverQuota, library.DiskFull)):
-        return 507
-    return 400 if isinstance(exc, InvalidInput) else 403
-
-
 def _wants_json() -> bool:
     accept = request.accept_mimetypes
     return accept.best == "application/json"
@@ -90,8 +83,8 @@ def _selected_ids() -> list[int]:
     return [i for i in map(parse_id, request.form.getlist("item")) if i is not None]
 
 
-def _limits() -> library.UploadLimits:
-    return library.UploadLimits.from_settings(services().settings.drive)
+def _limits() -> Limits:
+    return Limits.from_settings(services().settings.drive)
 
 
 def content_disposition(filename: str) -> str:
@@ -143,33 +136,33 @@ def _page(location: Location, *, forms: dict[str, Form] | None = None, status: i
     session = db_session()
     principal = g.principal
     all_forms: defaultdict[str, Form] = defaultdict(Form, forms or {})
-    can_change = len(location.nodes) > 2 and bool(library.may_change(session, principal,
-                                                                      location))
+    can_change = len(location.nodes) > 2 and bool(operations.may_change(session, principal,
+                                                                         location))
     common = {"location": location, "company": location.company,
               "crumbs": _crumbs(location), "forms": all_forms, "can_change": can_change}
     if location.node.kind == "file":
         node = location.node
-        history = library.download_history(session, node.id)
-        old = library.versions(session, node.id)
-        names = library.user_names(session, [node.deposited_by_id, node.received_by_id,
+        history = browsing.download_history(session, node.id)
+        old = browsing.versions(session, node.id)
+        names = browsing.user_names(session, [node.deposited_by_id, node.received_by_id,
                                              *(d.user_id for d in history),
                                              *(v.deposited_by_id for v in old)])
-        destinations = [d for d in library.writable_folders(session, principal,
+        destinations = [d for d in browsing.writable_folders(session, principal,
                                                             location.company)
                         if d.node.id != location.nodes[-2].id] if can_change else []
-        return render_template("documents_document.html", **common, node=node,
+        return render_template("documents/document.html", **common, node=node,
                                history=history, versions=old, names=names,
                                destinations=destinations), status
-    members = library.listing(session, principal, location)
-    names = library.user_names(session, [i for m in members for i in (
+    members = browsing.listing(session, principal, location)
+    names = browsing.user_names(session, [i for m in members for i in (
         m.node.deposited_by_id, m.node.received_by_id)])
-    can_deposit = bool(library.may_deposit(principal, location))
+    can_deposit = bool(operations.may_deposit(principal, location))
     destinations = []
     if can_deposit or can_change:
-        destinations = library.writable_folders(session, principal, location.company)
+        destinations = browsing.writable_folders(session, principal, location.company)
     limits = _limits()
     return render_template(
-        "documents_folder.html", **common, members=members, names=names,
+        "documents/folder.html", **common, members=members, names=names,
         can_deposit=can_deposit, selected=selected,
         # the selection moves elsewhere; this folder moves anywhere but into itself
         selection_destinations=[d for d in destinations if d.node.id != location.node.id],
@@ -183,7 +176,7 @@ def _refused(location: Location, form_name: str, field: str, exc: Refused, *,
              values: dict[str, str] | None = None, selected: set[int] | None = None):
     form = Form(values or {})
     form.error(field, exc.reason)
-    return _page(location, forms={form_name: form}, status=_status(exc),
+    return _page(location, forms={form_name: form}, status=exc.status,
                  selected=selected or set())
 
 
@@ -194,8 +187,8 @@ def _refused(location: Location, form_name: str, field: str, exc: Refused, *,
 def index():
     if g.principal.side == Side.COMPANY:
         return redirect(url_for("documents.browse", company=g.user.company.folder_name))
-    return render_template("documents_index.html",
-                           companies=library.readable_companies(db_session(), g.principal))
+    return render_template("documents/index.html",
+                           companies=browsing.readable_companies(db_session(), g.principal))
 
 
 @bp.get("/documents/<company>/", defaults={"subpath": ""})
@@ -203,15 +196,15 @@ def index():
 @login_required
 def browse(company: str, subpath: str):
     session = db_session()
-    found = library.open_company(session, g.principal, company)
-    return _page(library.open_path(session, g.principal, found, subpath.split("/")))
+    found = browsing.open_company(session, g.principal, company)
+    return _page(browsing.open_path(session, g.principal, found, subpath.split("/")))
 
 
 @bp.get("/document/<int:node_id>")
 @login_required
 def by_id(node_id: int):
     """The link of alert mails: wherever the document is now."""
-    location = library.open_node(db_session(), g.principal, node_id)
+    location = browsing.open_node(db_session(), g.principal, node_id)
     target = document_url(location)
     if target == request.path:  # a name holding "/" has no path URL: shown here
         return _page(location)
@@ -222,10 +215,10 @@ def by_id(node_id: int):
 @login_required
 def trash(company: str, errors: dict[int, str] | None = None, status: int = 200):
     session = db_session()
-    found = library.open_company(session, g.principal, company)
-    entries = library.trash_entries(session, g.principal, found)
-    names = library.user_names(session, [e.node.deleted_by_id for e in entries])
-    return render_template("documents_trash.html", company=found, entries=entries,
+    found = browsing.open_company(session, g.principal, company)
+    entries = browsing.trash_entries(session, g.principal, found)
+    names = browsing.user_names(session, [e.node.deleted_by_id for e in entries])
+    return render_template("documents/trash.html", company=found, entries=entries,
                            names=names, errors=errors or {}), status
 
 
@@ -236,8 +229,8 @@ def mount():
     secure = drive_url.startswith("https:")
     files_url = ("davs" if secure else "dav") + drive_url[drive_url.index(":"):]
     davmounts = [(c, f"{drive_url}{quote(c.folder_name)}/?davmount")
-                 for c in library.readable_companies(db_session(), g.principal)]
-    return render_template("documents_mount.html", drive_url=drive_url, secure=secure,
+                 for c in browsing.readable_companies(db_session(), g.principal)]
+    return render_template("documents/mount.html", drive_url=drive_url, secure=secure,
                            files_url=files_url, davmounts=davmounts)
 
 
@@ -246,7 +239,7 @@ def mount():
 @bp.get("/telecharger/<int:node_id>")
 @login_required
 def download(node_id: int):
-    location = library.open_node(db_session(), g.principal, node_id)
+    location = browsing.open_node(db_session(), g.principal, node_id)
     node = location.node
     if node.kind != "file":
         abort(404)
@@ -254,23 +247,23 @@ def download(node_id: int):
     if request.method == "HEAD":
         return _attachment(None, node.size, node.name, mimetype)
     svc = services()
-    stream = DownloadStream(svc.blobs.open(node.sha256), node.size, partial=False,
-                            on_close=library.download_recorder(svc.db, g.user.id, _client(),
-                                                               [node.id]))
+    stream = operations.open_body(g.principal, location, svc.blobs,
+                                  on_close=receipts.download_recorder(svc.db, g.user.id,
+                                                                      _client(), [node.id]))
     return _attachment(stream, node.size, node.name, mimetype)
 
 
 @bp.get("/telecharger/<int:node_id>/version/<int:version_id>")
 @login_required
 def download_version(node_id: int, version_id: int):
-    location, version = library.open_version(db_session(), g.principal, node_id, version_id)
+    location, version = browsing.open_version(db_session(), g.principal, node_id, version_id)
     name = location.node.name
     mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
     svc = services()
     if request.method == "HEAD":
         return _attachment(None, version.size, name, mimetype)
     stream = DownloadStream(svc.blobs.open(version.sha256), version.size, partial=False,
-                            on_close=library.version_download_recorder(
+                            on_close=receipts.version_download_recorder(
                                 svc.db, g.user.id, _client(), location.node.id, version))
     return _attachment(stream, version.size, name, mimetype)
 
@@ -279,7 +272,7 @@ def download_version(node_id: int, version_id: int):
 @login_required
 def zip_selection(node_id: int):
     session = db_session()
-    folder = library.open_node(session, g.principal, node_id)
+    folder = browsing.open_node(session, g.principal, node_id)
     ids = _selected_ids()
     if not ids:
         return _refused(folder, "selection", "selection",
@@ -296,7 +289,7 @@ def zip_selection(node_id: int):
         body.close()
         raise
     documents_ids = [item.node.id for item in items if item.is_document]
-    stream = DownloadStream(body, size, partial=False, on_close=library.download_recorder(
+    stream = DownloadStream(body, size, partial=False, on_close=receipts.download_recorder(
         svc.db, g.user.id, f"zip · {_client()}", documents_ids, archive=True))
     name = folder.node.name if len(folder.nodes) > 1 else folder.company.name
     return _attachment(stream, size, f"{name}.zip", "application/zip")
@@ -310,17 +303,18 @@ def upload(node_id: int):
     """Deposit several documents (the form without JavaScript, or documents.js)."""
     svc = services()
     session = db_session()
-    folder = library.open_node(session, g.principal, node_id)
+    folder = browsing.open_node(session, g.principal, node_id)
     files = [(f.filename or "", f.stream) for f in request.files.getlist("files")
              if f.filename]
     try:
-        with library.receive_upload(session, g.principal, svc.blobs, _limits(), node_id,
-                                    files) as received:
+        with operations.receive(session, g.principal, svc.blobs, _limits(), folder,
+                                files) as received:
             with _writing() as tx:
-                library.deposit(tx, g.principal, received)
+                operations.deposit(tx, g.principal, browsing.open_node(tx, g.principal, node_id),
+                                   received)
     except Refused as exc:
         if _wants_json():
-            return jsonify(error=exc.reason), _status(exc)
+            return jsonify(error=exc.reason), exc.status
         return _refused(folder, "upload", "files", exc)
     count = len(received.names)
     message = (f"{count} documents déposés : " if count > 1 else "Document déposé : ") + \
@@ -336,25 +330,30 @@ def upload(node_id: int):
 @bp.post("/dossier/<int:node_id>/creer")
 @login_required
 def create_folder(node_id: int):
-    parent = library.open_node(db_session(), g.principal, node_id)
+    parent = browsing.open_node(db_session(), g.principal, node_id)
     form = Form.from_request("name")
     try:
         with _writing() as tx:
-            library.create_folder(tx, g.principal, node_id, form.get("name"))
+            created = operations.mkdir(tx, g.principal,
+                                       browsing.open_node(tx, g.principal, node_id),
+                                       form.get("name"))
+            name = created.node.name
     except Refused as exc:
         return _refused(parent, "mkdir", "name", exc, values=form.values)
-    flash(f"Dossier « {form.get('name')} » créé.")
+    flash(f"Dossier « {name} » créé.")
     return redirect(document_url(parent), 303)
 
 
 @bp.post("/element/<int:node_id>/renommer")
 @login_required
 def rename(node_id: int):
-    location = library.open_node(db_session(), g.principal, node_id)
+    location = browsing.open_node(db_session(), g.principal, node_id)
     form = Form.from_request("name")
     try:
         with _writing() as tx:
-            renamed = library.rename(tx, g.principal, node_id, form.get("name"))
+            source = browsing.open_node(tx, g.principal, node_id)
+            renamed = operations.move(tx, g.principal, source, operations.parent_of(source),
+                                      form.get("name"))
             target = document_url(renamed)
     except Refused as exc:
         return _refused(location, "rename", "name", exc, values=form.values)
@@ -362,54 +361,52 @@ def rename(node_id: int):
     return redirect(target, 303)
 
 
-def _destination_id(form: Form) -> int | None:
-    return parse_id(form.get("destination"))
+def _destination(tx: Session, form: Form) -> Location:
+    """The folder chosen in the form; one the user cannot see is not found."""
+    destination_id = parse_id(form.get("destination"))
+    if destination_id is None:
+        raise InvalidInput("Choisissez le dossier de destination.")
+    try:
+        return browsing.open_node(tx, g.principal, destination_id)
+    except NotFound:
+        raise NotFound("Ce dossier de destination n'existe pas ou plus.") from None
 
 
 @bp.post("/element/<int:node_id>/deplacer")
 @login_required
 def move(node_id: int):
-    location = library.open_node(db_session(), g.principal, node_id)
+    location = browsing.open_node(db_session(), g.principal, node_id)
     form = Form.from_request("destination")
-    destination_id = _destination_id(form)
     try:
-        if destination_id is None:
-            raise InvalidInput("Choisissez le dossier de destination.")
         with _writing() as tx:
-            library.move(tx, g.principal, [node_id], destination_id)
-            moved = library.open_node(tx, g.principal, node_id)
+            moved = operations.move(tx, g.principal, browsing.open_node(tx, g.principal, node_id),
+                                    _destination(tx, form))
             target, where = document_url(moved), moved.path
-    except (Refused, NotFound) as exc:
-        return _refused(location, "move", "destination", _as_refusal(exc), values=form.values)
+    except Refused as exc:
+        return _refused(location, "move", "destination", exc, values=form.values)
     flash(f"« {location.node.name} » déplacé dans « {where.rsplit('/', 1)[0]} ».")
     return redirect(target, 303)
-
-
-def _as_refusal(exc: Refused) -> Refused:
-    """A destination that cannot be seen is reported like any refused destination."""
-    if isinstance(exc, NotFound):
-        return InvalidInput("Ce dossier de destination n'existe pas ou plus.")
-    return exc
 
 
 @bp.post("/dossier/<int:node_id>/deplacer")
 @login_required
 def move_selection(node_id: int):
-    folder = library.open_node(db_session(), g.principal, node_id)
+    """Move the checked items into one folder, all or none (one transaction)."""
+    folder = browsing.open_node(db_session(), g.principal, node_id)
     form = Form.from_request("destination")
     ids = _selected_ids()
-    destination_id = _destination_id(form)
     try:
         if not ids:
             raise InvalidInput("Cochez au moins un document ou un dossier.")
-        if destination_id is None:
-            raise InvalidInput("Choisissez le dossier de destination.")
         with _writing() as tx:
-            destination = library.move(tx, g.principal, ids, destination_id)
+            destination = _destination(tx, form)
+            for item in dict.fromkeys(ids):
+                operations.move(tx, g.principal, browsing.open_node(tx, g.principal, item),
+                                destination)
             where = destination.path
-    except (Refused, NotFound) as exc:
-        return _refused(folder, "selection", "destination", _as_refusal(exc),
-                        values=form.values, selected=set(ids))
+    except Refused as exc:
+        return _refused(folder, "selection", "destination", exc, values=form.values,
+                        selected=set(ids))
     flash(f"{len(ids)} élément{'s' if len(ids) > 1 else ''} déplacé{'s' if len(ids) > 1 else ''}"
           f" dans « {where} ».")
     return redirect(document_url(folder), 303)
@@ -418,45 +415,50 @@ def move_selection(node_id: int):
 @bp.post("/element/<int:node_id>/supprimer")
 @login_required
 def delete(node_id: int):
-    location = library.open_node(db_session(), g.principal, node_id)
+    location = browsing.open_node(db_session(), g.principal, node_id)
     try:
         with _writing() as tx:
-            library.trash(tx, g.principal, [node_id])
+            operations.delete(tx, g.principal, browsing.open_node(tx, g.principal, node_id))
     except Refused as exc:
         return _refused(location, "delete", "_", exc)
     flash(f"« {location.node.name} » a été mis à la corbeille.")
-    return redirect(document_url(library.parent_of(location)), 303)
+    return redirect(document_url(operations.parent_of(location)), 303)
 
 
 @bp.post("/dossier/<int:node_id>/supprimer")
 @login_required
 def delete_selection(node_id: int):
-    folder = library.open_node(db_session(), g.principal, node_id)
+    """Trash the checked items, all or none (one transaction)."""
+    folder = browsing.open_node(db_session(), g.principal, node_id)
     ids = _selected_ids()
     try:
         if not ids:
             raise InvalidInput("Cochez au moins un document ou un dossier.")
         with _writing() as tx:
-            done = library.trash(tx, g.principal, ids)
+            names = []
+            for item in dict.fromkeys(ids):  # a member of a folder trashed before: not found
+                location = browsing.open_node(tx, g.principal, item)
+                operations.delete(tx, g.principal, location)
+                names.append(location.node.name)
     except Refused as exc:
         return _refused(folder, "selection", "selection", exc, selected=set(ids))
-    flash(f"Mis à la corbeille : {', '.join(loc.node.name for loc in done)}.")
+    flash(f"Mis à la corbeille : {', '.join(names)}.")
     return redirect(document_url(folder), 303)
 
 
 @bp.post("/corbeille/<company>/restaurer/<int:node_id>")
 @login_required
 def restore(company: str, node_id: int):
-    found = library.open_company(db_session(), g.principal, company)
+    found = browsing.open_company(db_session(), g.principal, company)
     try:
         with _writing() as tx:
-            restored = library.restore(tx, g.principal, node_id)
+            restored = operations.restore(tx, g.principal, node_id)
             if restored.company.id != found.id:
-                raise NotFound("Cet élément n'est plus dans la corbeille.")
+                raise NotFound(operations.NOT_IN_TRASH)
             where = restored.path
     except NotFound:
         raise
     except Refused as exc:
-        return trash(company, errors={node_id: exc.reason}, status=_status(exc))
+        return trash(company, errors={node_id: exc.reason}, status=exc.status)
     flash(f"Restauré : {where.split('/', 1)[-1]}.")
     return redirect(url_for("documents.trash", company=found.folder_name), 303)

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from acl.db import as_utc
 from acl.documents.models import Node
+from acl.documents.operations import may_read
 from acl.documents.store import location_of
 from acl.people.models import User
 from acl.rights.models import Side
-from acl.rights.policy import Action, Principal, authorize
+from acl.rights.policy import Principal
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def recent_documents(session: Session, principal: Principal, company_id: int, *,
         location = location_of(session, node)
         if any(n.deleted_at is not None for n in location.nodes):
             continue
-        if authorize(principal, Action.READ, location.resource()):
+        if may_read(principal, location):
             found.append((node, location.path))
         if len(found) >= limit:
             break

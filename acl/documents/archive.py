@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from acl.db import as_utc
-from acl.documents import library, store
+from acl.documents import browsing, store
 from acl.documents.blobs import CHUNK, BlobStore
 from acl.documents.models import Node
+from acl.documents.operations import may_read
 from acl.documents.store import Location
-from acl.rights.policy import Action, Principal, authorize
+from acl.rights.policy import Principal
 
 PARIS = ZoneInfo("Europe/Paris")  # zip dates are local times
 
@@ -46,7 +47,7 @@ def select_items(session: Session, principal: Principal,
     def add(location: Location, prefix: str) -> None:
         node = location.node
         if node.is_client_file or store.is_client_file(node.name) or \
-                not authorize(principal, Action.READ, location.resource()):
+                not may_read(principal, location):
             return
         if node.kind == "file":
             items.append(ArchiveItem(prefix + node.name, node))
@@ -57,7 +58,7 @@ def select_items(session: Session, principal: Principal,
             add(Location(location.company, (*location.nodes, child)), name)
 
     for node_id in dict.fromkeys(node_ids):
-        add(library.open_node(session, principal, node_id), "")
+        add(browsing.open_node(session, principal, node_id), "")
     return items
 
 

@@ -63,13 +63,10 @@ DURABLE_WITHIN = 30.0
 log = logging.getLogger("liasse.blobs")
 
 
-DISK_FULL = "Le serveur n'a plus d'espace disque libre."
-
-
 @contextmanager
 def full_disk_refused(refusal: Callable[[], BaseException]) -> Iterator[None]:
     """A write refused for lack of space (the disk, or the user's disk quota) raises
-    `refusal()` instead: the uploader is told so (HTTP 507, DISK_FULL); any other failure
+    `refusal()` instead (`acl.errors.DiskFull`: the uploader is told so); any other failure
     stays the server's."""
     try:
         yield

@@ -1,7 +1,8 @@
-"""Operations on company trees: resolve, list, deposit, version, trash, restore, move, copy.
+"""Company trees as rows: resolve, list, deposit, version, trash, restore, move, copy.
 
-The one storage service of the drive and the web app. Functions take the session first and
-never commit; each call site runs one operation in one transaction. Bodies are already in the
+The storage under the operations layer (`acl.documents.operations`, which decides what may
+happen: rights, names, limits). Functions take the session first and never commit; each
+call site runs one operation in one transaction. Bodies are already in the
 blob store when a node row points at them, so a failed commit leaves at most an orphan blob
 (reported by `liasse fsck`), never a row pointing at a missing body.
 """
@@ -11,8 +12,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -20,14 +20,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from acl.db import as_utc, bind_writer, utcnow
-from acl.documents.models import Download, Node, NodeProperty, NodeVersion
+from acl.db import as_utc, utcnow
+from acl.documents.models import Node, NodeProperty, NodeVersion
 from acl.documents.tree import company_root, live_child
-from acl.errors import InvalidInput
+from acl.errors import InvalidInput, NameTaken
 from acl.events.models import Event
 from acl.events.stream import event_values, record_event
-from acl.people.models import Company, User
-from acl.rights.policy import Action, Decision, Principal, Resource, authorize
+from acl.people.models import Company
 
 # Finder, Windows and Office helper files: accepted so those clients keep working, but they
 # raise no receipt, no event and no alert (sabre.io Finder page; ../shared/DESIGN.md).
@@ -62,16 +61,6 @@ class Location:
     @property
     def path(self) -> str:
         return "/".join([self.company.folder_name, *(n.name for n in self.nodes[1:])])
-
-    def resource(self, *, for_new_child: bool = False) -> Resource:
-        """The permission function's view of the target (or of a new child of it)."""
-        node = self.node
-        is_standard = not for_new_child and len(self.nodes) == 2
-        doc_date = None if for_new_child or node.kind == "root" else node.created_at.date()
-        folder = self.folder
-        return Resource(company_id=self.company.id, company_active=self.company.is_active,
-                        protection_date=self.company.protection_date, folder=folder,
-                        is_standard_folder=is_standard, document_date=doc_date)
 
 
 def company_by_folder_name(session: Session, name: str) -> Company | None:
@@ -240,7 +229,7 @@ def deposit(run: Run, parent: Location, name: str, sha256: str, size: int,
         node_id, kind, old_size, old_sha256, created_at, modified_at, old_actor, client = \
             current[0]
         if kind != "file":
-            raise InvalidInput("Un dossier porte déjà ce nom.", field="name")
+            raise NameTaken("Un dossier porte déjà ce nom.", field="name")
         if old_sha256 and old_size > 0:
             run(_KEEP_VERSION, {"node_id": node_id, "old_sha256": old_sha256,
                                 "old_size": old_size, "old_modified_at": modified_at,
@@ -289,15 +278,16 @@ def trash(session: Session, location: Location, actor_id: int | None) -> None:
 
 def move(session: Session, location: Location, new_parent: Location, new_name: str,
          actor_id: int | None) -> Node:
+    """Move (or rename) a node within its company: a document never changes company (its
+    receipts and history belong to the company that received it; acl.documents.operations
+    refuses the others)."""
+    if new_parent.company.id != location.company.id:
+        raise ValueError("a node moves within its company only")
     node = location.node
     old_path = location.path
     node.parent_id = new_parent.node.id
-    node.company_id = new_parent.company.id
     node.name = new_name
     node.modified_at = utcnow()
-    if new_parent.company.id != location.company.id:
-        session.execute(update(Node).where(Node.id.in_(subtree_ids(session, node.id)))
-                        .values(company_id=new_parent.company.id))
     session.flush()
     _event(session, "moved", f"{new_parent.path}/{new_name}", node, actor_id,
            new_parent.folder, source=old_path)
@@ -349,22 +339,6 @@ def live_location(session: Session, node_id: int) -> Location | None:
     return location
 
 
-def authorize_subtree_write(session: Session, principal: Principal,
-                            location: Location) -> Decision:
-    """Writing (deleting, moving, renaming) a node also writes every document under it: a
-    folder holding a document older than the protection date is as read-only as it."""
-    decision = authorize(principal, Action.WRITE, location.resource())
-    protection = location.company.protection_date
-    if not decision or protection is None or location.node.kind != "folder":
-        return decision
-    oldest = oldest_document_date(session, location.node)
-    if oldest is None:
-        return decision
-    return authorize(principal, Action.WRITE, Resource(
-        location.company.id, location.company.is_active, protection, location.folder,
-        document_date=oldest))
-
-
 def restore(session: Session, node: Node, actor_id: int | None) -> Node:
     """Bring a trashed node back to its folder, renamed if the name was taken since. Its
     folder and every folder above must be live (else it would be back but out of reach)."""
@@ -401,127 +375,3 @@ def purge_before(session: Session, cutoff: datetime) -> int:
     session.execute(delete(Node).where(expired),
                     execution_options={"synchronize_session": False})
     return count
-
-
-@dataclass(frozen=True)
-class DownloadRecord:
-    """One download to record: who, which document, how many bytes, whole or not, client."""
-
-    node_id: int
-    user_id: int
-    bytes_sent: int
-    complete: bool
-    client: str
-
-
-def record_download(session: Session, node: Node, user: User, *, bytes_sent: int,
-                    complete: bool, client: str) -> None:
-    record_downloads(session, [DownloadRecord(node.id, user.id, bytes_sent, complete, client)])
-
-
-def record_downloads(session: Session, records: Sequence[DownloadRecord]) -> None:
-    """Downloads, in bulk: a few queries and one insert per table whatever their number (the
-    drive hands its downloads over in batches). Each goes to the download history; the first
-    complete one by someone on the other side marks the receipt, which is an event (a plain
-    download is not: the history holds it, and a GET-heavy day would flood the stream).
-    Client files and vanished documents or users leave nothing."""
-    nodes = {n.id: n for n in session.execute(select(
-        Node.id, Node.parent_id, Node.name, Node.company_id, Node.deposited_by_id,
-        Node.received_at).where(Node.id.in_({r.node_id for r in records}),
-                                Node.is_client_file.is_(False)))}  # rows: no ORM objects
-    sides = dict(session.execute(select(User.id, User.side).where(User.id.in_(
-        {r.user_id for r in records} | {n.deposited_by_id for n in nodes.values()
-                                        if n.deposited_by_id is not None}))).all())
-    now = utcnow()
-    connection = session.connection()
-    write_time = bind_writer(connection.dialect, Download.__table__.c.at.type)
-    stamp = write_time(now) if write_time else now  # once for all rows
-    downloads: list[tuple] = []  # in DOWNLOAD_COLUMNS order
-    counts: Counter[int] = Counter()
-    received: dict[int, tuple[int, str]] = {}  # node id -> (who, their side)
-    for record in records:
-        node, side = nodes.get(record.node_id), sides.get(record.user_id)
-        if node is None or side is None:
-            continue
-        downloads.append((node.id, record.user_id, stamp, record.bytes_sent, record.complete,
-                          record.client[:200]))
-        if not record.complete:
-            continue
-        counts[node.id] += 1
-        depositor_side = sides.get(node.deposited_by_id)
-        if node.received_at is None and node.id not in received and \
-                depositor_side is not None and depositor_side != side:
-            received[node.id] = (record.user_id, side)
-    table = Node.__table__
-    if downloads:
-        _insert_downloads(connection, downloads)
-    if counts:  # an increment in SQL: concurrent downloads never lose one
-        connection.execute(
-            update(table).where(table.c.id == bindparam("node")).values(
-                download_count=table.c.download_count + bindparam("n")),
-            [{"node": node_id, "n": n} for node_id, n in counts.items()])
-    if received:
-        connection.execute(
-            update(table).where(table.c.id == bindparam("node"),
-                                table.c.received_at.is_(None))
-            .values(received_at=now, received_by_id=bindparam("by")),
-            [{"node": node_id, "by": by} for node_id, (by, _) in received.items()])
-        places = _places(session, [nodes[i] for i in received])
-        session.execute(insert(Event), [event_values(
-            "received", company_id=nodes[node_id].company_id, folder=places[node_id][1],
-            node_id=node_id, path=places[node_id][0], actor_id=by, detail={"by_side": side})
-            for node_id, (by, side) in received.items()])
-
-
-DOWNLOAD_COLUMNS = ("node_id", "user_id", "at", "bytes_sent", "complete", "client")
-
-
-@functools.lru_cache(maxsize=8)
-def _download_insert(dialect) -> tuple[str, tuple[str, ...] | None]:
-    """The download history's insert in the dialect's SQL, and the order of its positional
-    parameters (None: named)."""
-    compiled = insert(Download.__table__).values(
-        {name: bindparam(name) for name in DOWNLOAD_COLUMNS}).compile(dialect=dialect)
-    return compiled.string, tuple(compiled.positiontup) if compiled.positional else None
-
-
-def _insert_downloads(connection, rows: list[tuple]) -> None:
-    """Insert rows of DOWNLOAD_COLUMNS values, already as the database takes them, in one
-    executemany of the driver: Core's executemany ran the columns' writers again for each
-    row, most of the receipts writer's time (a GET-heavy minute brings thousands)."""
-    sql, order = _download_insert(connection.dialect)
-    if order is None:
-        params: list = [dict(zip(DOWNLOAD_COLUMNS, row, strict=True)) for row in rows]
-    elif order == DOWNLOAD_COLUMNS:
-        params = rows
-    else:
-        index = [DOWNLOAD_COLUMNS.index(name) for name in order]
-        params = [tuple(row[i] for i in index) for row in rows]
-    connection.exec_driver_sql(sql, params)
-
-
-def _places(session: Session, nodes: Iterable[Any]) -> dict[int, tuple[str, str]]:
-    """(path, standard folder) of each node, live or trashed: one query per tree level for
-    all of them, not one per ancestor of each."""
-    known = {n.id: (n.parent_id, n.name, n.company_id) for n in nodes}
-    targets = list(known)
-    missing = {p for p, _, _ in known.values() if p is not None and p not in known}
-    while missing:
-        rows = session.execute(select(Node.id, Node.parent_id, Node.name, Node.company_id)
-                               .where(Node.id.in_(missing))).all()
-        if not rows:
-            break
-        known.update((r.id, (r.parent_id, r.name, r.company_id)) for r in rows)
-        missing = {p for p, _, _ in known.values() if p is not None and p not in known}
-    companies = dict(session.execute(select(Company.id, Company.folder_name).where(
-        Company.id.in_({c for _, _, c in known.values()}))).all())
-    places = {}
-    for node_id in targets:
-        names, current = [], node_id
-        while current in known and known[current][0] is not None:  # the root has no name
-            names.append(known[current][1])
-            current = known[current][0]
-        names.reverse()
-        places[node_id] = ("/".join([companies.get(known[node_id][2], ""), *names]),
-                           names[0] if names else "")
-    return places

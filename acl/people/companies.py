@@ -20,6 +20,7 @@ from acl.rights.audit import Context, record, require
 from acl.rights.models import Role
 from acl.rights.passwords import PasswordHasher
 from acl.rights.policy import Principal, reaches
+from config import dates
 from config.names import InvalidName, check_segment
 from config.numbers import whole_number
 from config.settings import FoldersSettings
@@ -212,6 +213,21 @@ def find_company(session: Session, principal: Principal, ref: str) -> Company:
 def visible_companies(session: Session, principal: Principal) -> list[Company]:
     companies = session.scalars(select(Company).order_by(Company.name))
     return [c for c in companies if reaches(principal, c.id)]
+
+
+EXPORT_COLUMNS = ("Raison sociale", "SIREN", "Forme juridique", "Adresse", "Régime de TVA",
+                  "Clôture de l'exercice", "Créée le", "Date de protection", "Utilisateurs",
+                  "Statut", "Contact", "E-mail du contact", "Téléphone du contact")
+
+
+def export_rows(session: Session, chosen: list[Company]) -> list[list[object]]:
+    """The rows of `EXPORT_COLUMNS` for these companies (`acl.tables` writes the file)."""
+    counts = user_counts(session)
+    return [[c.name, c.siren, c.legal_form, c.address, c.vat_regime,
+             f"{c.fiscal_year_end[3:]}/{c.fiscal_year_end[:2]}", dates.paris_day(c.created_at),
+             dates.day(c.protection_date), counts.get(c.id, 0),
+             "active" if c.is_active else "déconnectée", c.contact_name, c.contact_email,
+             c.contact_phone] for c in chosen]
 
 
 def user_counts(session: Session) -> dict[int, int]:

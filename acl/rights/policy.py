@@ -50,10 +50,12 @@ class Principal:
     portfolio_company_ids: frozenset[int] = frozenset()
     folder_levels: Mapping[tuple[int, str], Level] = field(default_factory=dict)
     services: Mapping[tuple[int, Service], bool] = field(default_factory=dict)
+    # The role's side, kept with it: every decision asks it (and a property call per
+    # question showed in the drive's profile).
+    side: Side = field(init=False, repr=False, compare=False)
 
-    @property
-    def side(self) -> Side:
-        return self.role.side
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "side", self.role.side)
 
 
 @dataclass(frozen=True)

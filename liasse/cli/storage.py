@@ -1,4 +1,4 @@
-"""`liasse trash list|restore|purge` and `liasse fsck`."""
+"""`liasse document move|copy`, `liasse trash list|restore|purge` and `liasse fsck`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from acl.db import utcnow
-from acl.documents import integrity, library, store
+from acl.documents import browsing, integrity, operations, store
 from acl.errors import NotFound
 from acl.people.companies import find_company, visible_companies
 from acl.people.models import User
@@ -22,6 +22,21 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    document = sub.add_parser(
+        "document", help="déplace ou copie un document ou un dossier",
+        description="Les chemins sont ceux du lecteur réseau, dossier de l'entreprise en "
+                    "premier (« Boulangerie Martin/Achats/facture.pdf »). Les droits du compte "
+                    "qui agit (--as) s'appliquent, comme sur le lecteur et dans le navigateur ; "
+                    "un document ne passe pas d'une entreprise à une autre.")
+    dsub = document.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, verb, handler in (("move", "déplace", move_document),
+                                ("copy", "copie", copy_document)):
+        action = dsub.add_parser(name, help=f"{verb} SOURCE dans le dossier DESTINATION")
+        action.add_argument("source", metavar="SOURCE", help="chemin du document ou dossier")
+        action.add_argument("destination", metavar="DESTINATION", help="chemin du dossier")
+        action.add_argument("--name", metavar="NOM", help="nouveau nom (défaut : le même)")
+        action.set_defaults(handler=handler)
+
     trash = sub.add_parser("trash", help="corbeille des documents supprimés",
                            description="Les documents supprimés restent dans la corbeille "
                                        "le nombre de jours du réglage [storage] trash_days.")
@@ -44,6 +59,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     fsck.set_defaults(handler=run_fsck)
 
 
+def move_document(rt: Runtime, args: argparse.Namespace) -> int:
+    return _transfer(rt, args, operations.move, "Déplacé")
+
+
+def copy_document(rt: Runtime, args: argparse.Namespace) -> int:
+    """One document, or one folder with everything below it."""
+    return _transfer(rt, args, _copy_tree, "Copié")
+
+
+def _copy_tree(tx, principal, source, destination, name):
+    copied = operations.copy(tx, principal, source, destination, name)
+    pending = [(source, copied)]
+    while pending:  # a folder's members, level by level (any depth, no recursion)
+        folder, into = pending.pop()
+        if folder.node.kind == "file":
+            continue
+        for member in browsing.listing(tx, principal, folder):
+            pending.append((member, operations.copy(tx, principal, member, into,
+                                                    member.node.name)))
+    return copied
+
+
+def _transfer(rt: Runtime, args: argparse.Namespace, act, done: str) -> int:
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+    with rt.db.transaction() as tx:
+        source = browsing.open_drive_path(tx, ctx.principal, args.source)
+        destination = browsing.open_drive_path(tx, ctx.principal, args.destination)
+        result = act(tx, ctx.principal, source, destination, args.name or source.node.name)
+        path = result.path
+    print(f"{done} : {source.path} → {path}")
+    return 0
+
+
 def list_trash(rt: Runtime, args: argparse.Namespace) -> int:
     """What the web app's trash shows: the items the user may read and put back."""
     with rt.db.session() as s:
@@ -55,7 +104,7 @@ def list_trash(rt: Runtime, args: argparse.Namespace) -> int:
                  location.node.deleted_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
                  logins.get(location.node.deleted_by_id, "-")]
                 for company in companies
-                for location in library.trash_entries(s, ctx.principal, company)]
+                for location in browsing.trash_entries(s, ctx.principal, company)]
         print_table(["Numéro", "Élément", "Supprimé le", "Par"], rows)
     return 0
 
@@ -68,7 +117,7 @@ def restore_trash(rt: Runtime, args: argparse.Namespace) -> int:
     with rt.db.transaction() as s:
         for node_id in dict.fromkeys(args.ids):
             try:
-                paths.append(library.restore(s, ctx.principal, node_id).path)
+                paths.append(operations.restore(s, ctx.principal, node_id).path)
             except NotFound:
                 raise NotFound(f"Aucun élément n°{node_id} dans la corbeille ; rien n'a été "
                                "restauré.") from None

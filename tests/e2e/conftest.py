@@ -7,97 +7,18 @@
 from __future__ import annotations
 
 import base64
-import os
-import queue
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from support.world import BACKENDS, DEMO_PASSWORD, empty_database, write_settings
+from support.server import LiveServer, start_server
+from support.world import BACKENDS, DEMO_PASSWORD, demo_world
 
 from acl.db import Database
-from config.settings import Settings, load_settings
-
-STARTUP_SECONDS = 60
-
-
-def liasse_command() -> list[str]:
-    exe = Path(sys.executable).parent / "liasse"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "liasse.cli"]
-
-
-@dataclass
-class LiveServer:
-    process: subprocess.Popen
-    base_url: str
-    output: list[str] = field(default_factory=list)
-    password: str = ""
-
-    @property
-    def dav_url(self) -> str:
-        return f"{self.base_url}/dav/"
-
-    def dav(self, *segments: str) -> str:
-        """The URL of a path on the drive, each segment percent-encoded."""
-        return self.dav_url + "/".join(quote(s) for s in segments)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.process.stdout:
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def start_server(settings_path: Path, password: str = "",
-                 extra: list[str] | None = None) -> LiveServer:
-    """Start `liasse serve --port 0` and wait (bounded) for the line giving its URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIASSE_")}
-    process = subprocess.Popen(
-        [*liasse_command(), "--config", str(settings_path), "serve", "--port", "0",
-         *(extra or [])],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        if "Application web" in line:
-            url = line.split(":", 1)[1].strip().rstrip("/")
-            return LiveServer(process, url, output, password)
-    process.kill()
-    process.wait(timeout=10)
-    if process.stdout:
-        process.stdout.close()
-    raise RuntimeError("liasse serve did not start:\n" + "".join(output))
+from config.settings import Settings
 
 
 @pytest.fixture
@@ -139,21 +60,13 @@ class World:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared_world(request, tmp_path_factory, templates) -> Iterator[World]:
-    folder = tmp_path_factory.mktemp("world")
-    with empty_database(request.param, folder) as url:
-        path = write_settings(folder / "data", url)
-        settings = load_settings(path)
-        template = templates.demo(request.param)
-        db = templates.open(url, template)
-        template.copy_documents(settings.data_dir / "blobs")
+    with demo_world(templates, request.param, tmp_path_factory.mktemp("world")) as (
+            path, settings, db):
+        server = start_server(path, DEMO_PASSWORD)
         try:
-            server = start_server(path, DEMO_PASSWORD)
-            try:
-                yield World(settings, db, server)
-            finally:
-                server.stop()
+            yield World(settings, db, server)
         finally:
-            db.dispose()
+            server.stop()
 
 
 @pytest.fixture

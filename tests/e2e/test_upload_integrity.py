@@ -19,10 +19,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sqlalchemy import select
 from support.dav import Dav, basic
+from support.server import liasse_command, start_server
 
 from acl.documents.blobs import BlobStore
 from acl.documents.models import Node
-from tests.e2e.conftest import liasse_command, start_server
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,7 @@
 """One deposit routine (`acl.documents.store.deposit`), two ways to run it: in an ORM session
 (`store_body`: the web app, imports, WsgiDAV's COPY) and on the drive's plain DBAPI
-connection (`LiasseProvider.deposit`, `acl.documents.hot`). Both must write the same rows, and a
+connection (`acl.documents.operations.file_body`, on `acl.documents.hot`, as the drive files
+a PUT). Both must write the same rows, and a
 deposit refused halfway must leave nothing behind and the connection usable."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from acl.documents import store
 from acl.documents.models import Download, Node, NodeVersion
 from acl.events.models import Event
 from acl.people.models import Company, User
+from acl.rights.principals import load_principal
 from davserver.app import build_drive
 
 
@@ -39,8 +41,8 @@ def deposit_hot(demo, provider, blobs, name: str, body: bytes, *below: str) -> N
     """As the drive files a PUT: the path resolved first, then the hot transaction."""
     sha, size = blobs.put_bytes(body)
     with demo.session() as s:
-        parent, actor = achats(s, *below), user(s, "secretaire")
-    provider.deposit({"liasse.user": actor}, parent, name, sha, size)
+        parent, actor = achats(s, *below), load_principal(s, user(s, "secretaire"))
+    provider.deposit({"liasse.principal": actor}, parent, name, sha, size)
 
 
 def deposit_orm(demo, blobs, name: str, body: bytes) -> None:
@@ -100,11 +102,11 @@ def test_a_folder_trashed_meanwhile_refuses_and_stores_nothing(demo, provider, b
         store.create_folder(tx, achats(tx), "2026", None)
     sha, size = blobs.put_bytes(b"%PDF-1.4 tard")
     with demo.session() as s:
-        parent, actor = achats(s, "2026"), user(s, "secretaire")
+        parent, actor = achats(s, "2026"), load_principal(s, user(s, "secretaire"))
     with demo.transaction() as tx:  # another request trashes the folder
         store.trash(tx, achats(tx, "2026"), None)
     with pytest.raises(DAVError) as refused:
-        provider.deposit({"liasse.user": actor}, parent, "tard.pdf", sha, size)
+        provider.deposit({"liasse.principal": actor}, parent, "tard.pdf", sha, size)
     assert refused.value.value == 409
     with demo.session() as s:
         assert s.scalars(select(Node).where(Node.name == "tard.pdf")).first() is None

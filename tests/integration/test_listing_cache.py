@@ -195,7 +195,7 @@ def test_used_bytes_follows_every_change(drive, demo):
                 assert company.used_bytes == total, company.name
 
     check()
-    other = "/dav/Garage%20Dupont/Achats/"
+    other = "/dav/Boulangerie%20Martin/Ventes/"  # a document stays in its company (issue 14)
     steps = [
         ("PUT", FOLDER + "a.pdf", b"x" * 1000, {}),
         ("PUT", FOLDER + "a.pdf", b"x" * 10, {}),            # a new version

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from acl.documents import library, store
+from acl.documents import browsing, operations, store
 from acl.documents.blobs import BlobStore
 from acl.documents.models import Node, NodeVersion
 from acl.documents.tree import add_document
@@ -64,7 +64,7 @@ def read(db, blobs: BlobStore, ctx_of, login: str, company: str, *path: str) -> 
     NotFound if it is not there (in the trash, say)."""
     with db.session() as s:
         principal = ctx_of(login, s).principal
-        location = library.open_path(s, principal, library.open_company(s, principal, company),
+        location = browsing.open_path(s, principal, browsing.open_company(s, principal, company),
                                      path)
         sha = location.node.sha256
     with blobs.open(sha) as stream:
@@ -75,7 +75,8 @@ def delete(db, ctx_of, login: str, name: str) -> int:
     """`login` deletes the document `name` as the web app does; returns its number."""
     node_id, _ = document(db, name)
     with db.transaction() as tx:
-        library.trash(tx, ctx_of(login, tx).principal, [node_id])
+        principal = ctx_of(login, tx).principal
+        operations.delete(tx, principal, browsing.open_node(tx, principal, node_id))
     return node_id
 
 
@@ -277,7 +278,7 @@ def test_trash_restore_of_a_name_taken_since_renames_it(demo_cli, demo, blobs, c
     sha, size = blobs.put_bytes(b"%PDF-1.4 the corrected invoice")
     with demo.transaction() as tx:
         principal = ctx_of("martin", tx).principal
-        achats = library.open_path(tx, principal, library.open_company(tx, principal, BAKERY),
+        achats = browsing.open_path(tx, principal, browsing.open_company(tx, principal, BAKERY),
                                    ["Achats"])
         store.store_body(tx, achats, BAKERY_INVOICE, sha, size, principal.user_id)
 
@@ -379,10 +380,10 @@ def bakery_quarter(db, blobs, ctx_of) -> tuple[int, int]:
     """martin files Achats/2026/T1/relevé.pdf at the bakery: (id of 2026, id of relevé.pdf)."""
     with db.transaction() as tx:
         principal = ctx_of("martin", tx).principal
-        achats = library.open_path(tx, principal, library.open_company(tx, principal, BAKERY),
+        achats = browsing.open_path(tx, principal, browsing.open_company(tx, principal, BAKERY),
                                    ["Achats"])
-        year = library.create_folder(tx, principal, achats.node.id, "2026")
-        quarter = library.create_folder(tx, principal, year.node.id, "T1")
+        year = operations.mkdir(tx, principal, achats, "2026")
+        quarter = operations.mkdir(tx, principal, year, "T1")
         statement = add_document(tx, blobs, quarter.node, "relevé.pdf",
                                  io.BytesIO(b"%PDF-1.4 T1"), deposited_by_id=principal.user_id)
         return year.node.id, statement.id
@@ -395,7 +396,8 @@ def test_restore_below_a_trashed_folder_waits_for_that_folder(demo_cli, demo, bl
     year, statement = bakery_quarter(demo, blobs, ctx_of)
     for node_id in (statement, year):
         with demo.transaction() as tx:
-            library.trash(tx, ctx_of("martin", tx).principal, [node_id])
+            principal = ctx_of("martin", tx).principal
+            operations.delete(tx, principal, browsing.open_node(tx, principal, node_id))
 
     err = demo_cli.refused("trash", "restore", str(statement))
     assert "restaurez-le d'abord" in err
@@ -416,7 +418,8 @@ def test_purge_of_a_folder_with_an_item_trashed_before_it(demo, settings_file, b
     year, statement = bakery_quarter(demo, blobs, ctx_of)
     for node_id in (statement, year):
         with demo.transaction() as tx:
-            library.trash(tx, ctx_of("martin", tx).principal, [node_id])
+            principal = ctx_of("martin", tx).principal
+            operations.delete(tx, principal, browsing.open_node(tx, principal, node_id))
             tx.get(Node, node_id).deleted_at = datetime.now(UTC) - timedelta(days=11)
 
     assert cli.ok("trash", "purge").startswith("2 élément(s) de plus de 10 jours oublié(s)")
@@ -439,3 +442,54 @@ def test_storage_maintenance_is_the_correspondants(demo_cli, demo, command):
     # a purge is recorded; a check changes nothing and is not
     assert acts == [("expert", False)] * (action == "trash.purge") + \
         [("dupont", True), ("associe", True)]
+
+
+# --- liasse document move|copy --------------------------------------------------------------
+
+def test_document_move_files_the_document_in_another_folder(demo_cli, demo):
+    out = demo_cli.ok("document", "move", f"{BAKERY}/Achats/{BAKERY_INVOICE}", f"{BAKERY}/Banque")
+    assert out == f"Déplacé : {BAKERY}/Achats/{BAKERY_INVOICE} → {BAKERY}/Banque/" \
+                  f"{BAKERY_INVOICE}\n"
+    node_id, _ = document(demo, BAKERY_INVOICE)
+    with demo.session() as s:
+        assert store.live_location(s, node_id).path == f"{BAKERY}/Banque/{BAKERY_INVOICE}"
+
+
+def test_document_copy_of_a_folder_copies_what_is_below_it(demo_cli, demo, blobs, ctx_of):
+    with demo.transaction() as tx:
+        principal = ctx_of("expert", tx).principal
+        achats = browsing.open_drive_path(tx, principal, f"{BAKERY}/Achats")
+        year = operations.mkdir(tx, principal, achats, "2026")
+        quarter = operations.mkdir(tx, principal, year, "T1")
+        add_document(tx, blobs, quarter.node, "relevé.pdf", io.BytesIO(b"%PDF-1.4 T1"),
+                     deposited_by_id=principal.user_id)
+    demo_cli.ok("document", "copy", f"{BAKERY}/Achats/2026", f"{BAKERY}/Autres",
+                "--name", "2026 (copie)")
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Autres", "2026 (copie)", "T1",
+                "relevé.pdf") == b"%PDF-1.4 T1"
+    assert read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", "2026", "T1",
+                "relevé.pdf") == b"%PDF-1.4 T1"  # the original stays
+    assert "dans lui-même" in demo_cli.refused(
+        "document", "copy", f"{BAKERY}/Achats/2026", f"{BAKERY}/Achats/2026/T1")
+
+
+def test_document_never_moves_or_copies_into_another_company(demo_cli, demo):
+    """Issue 14: the rule of the drive and the web app, from the command line too."""
+    for action in ("move", "copy"):
+        reason = demo_cli.refused("document", action, f"{BAKERY}/Achats/{BAKERY_INVOICE}",
+                                  f"{GARAGE}/Achats")
+        assert "Un document appartient à son entreprise" in reason
+    node_id, _ = document(demo, BAKERY_INVOICE)
+    with demo.session() as s:
+        assert store.live_location(s, node_id).path == f"{BAKERY}/Achats/{BAKERY_INVOICE}"
+
+
+def test_document_commands_act_with_the_rights_of_the_account(demo_cli):
+    source = f"{BAKERY}/Fiscalité/{BAKERY_TAX_RETURN}"
+    assert "introuvable" in demo_cli.refused("--as", "secretaire", "document", "move", source,
+                                             f"{BAKERY}/Achats")
+    assert "introuvable" in demo_cli.refused("--as", "dupont", "document", "copy",
+                                             f"{BAKERY}/Achats/{BAKERY_INVOICE}",
+                                             f"{GARAGE}/Achats")
+    assert "introuvable" in demo_cli.refused("document", "move", f"{BAKERY}/Nulle part",
+                                             f"{BAKERY}/Achats")

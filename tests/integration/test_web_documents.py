@@ -548,7 +548,7 @@ def test_a_folder_cannot_move_into_itself(visit, node_id):
     expert.post(f"/dossier/{node_id('Achats', 'Haut')}/creer", {"name": "Bas"})
     answer = expert.post(f"/element/{node_id('Achats', 'Haut')}/deplacer",
                          {"destination": str(node_id("Achats", "Haut", "Bas"))})
-    assert answer.status_code == 400
+    assert answer.status_code == 403  # as on the drive (RFC 4918 §9.9.4; issue 14)
     assert "« Haut » ne peut pas être déplacé dans lui-même." in text_of(answer)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from acl.db import Database, alembic_config, make_engine, upgrade_schema
 from acl.documents.blobs import BlobStore
 from acl.rights.passwords import PasswordHasher
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 
 PG_URL = os.environ.get("LIASSE_TEST_DATABASE_URL", "")
 DEMO_PASSWORD = "démo-mot-de-passe-sûr"
@@ -216,3 +216,20 @@ def _create_demo(engine: Engine, settings_path: Path) -> None:
     with Database(engine).transaction() as session:
         create_demo(session, settings, PasswordHasher(settings.security),
                     BlobStore(settings.data_dir / "blobs"), DEMO_PASSWORD)
+
+
+@contextmanager
+def demo_world(templates: Templates, backend: str, folder: Path
+               ) -> Iterator[tuple[Path, Settings, Database]]:
+    """The demo world in `folder` on `backend`, with its documents: (settings file, settings,
+    database), disposed of on exit."""
+    with empty_database(backend, folder) as url:
+        path = write_settings(folder / "data", url)
+        settings = load_settings(path)
+        template = templates.demo(backend)
+        db = templates.open(url, template)
+        template.copy_documents(settings.data_dir / "blobs")
+        try:
+            yield path, settings, db
+        finally:
+            db.dispose()
