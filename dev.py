@@ -118,18 +118,9 @@ def _answers(port: int) -> bool:
         return False
 
 
-def ensure_redis() -> None:
-    """The lock tests share locks through Redis on 127.0.0.1:6379; CI starts it if needed."""
-    if _answers(6379) or not os.environ.get("CI") or not shutil.which("redis-server"):
-        return
-    run("redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-        "--save", "", "--appendonly", "no", check=False, capture_output=True)
-
-
 def test(args: list[str]) -> int:
     ensure_venv("test")
     ensure_apt_packages()
-    ensure_redis()
     env = dict(os.environ)
     created = None
     if not env.get("LIASSE_TEST_DATABASE_URL"):

@@ -36,3 +36,8 @@ def day(value: date | None) -> str:
 def paris_day(value: datetime | None) -> str:
     """The day in Paris of a stored (UTC) moment ("" for none)."""
     return value.astimezone(PARIS).strftime("%d/%m/%Y") if value else ""
+
+
+def paris_clock(value: datetime) -> str:
+    """The time of day in Paris of a stored (UTC) moment: 14:32."""
+    return value.astimezone(PARIS).strftime("%H:%M")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import ipaddress
 import math
 import os
 import stat
@@ -81,6 +82,17 @@ class ServerSettings:
     tls_private_key: str = _setting("")
     allow_plain_http: bool = _setting(False)
     threads: int = _setting(16, _check(lambda v: 1 <= v <= 256, "doit être entre 1 et 256"))
+    # Proxies whose X-Forwarded-For names the client (sign-in throttling, audit addresses).
+    trusted_proxies: tuple[str, ...] = _setting((), lambda v: _check_addresses(v))
+
+
+def _check_addresses(addresses: tuple[str, ...]) -> str | None:
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return f"contient « {address} », qui n'est pas une adresse IP"
+    return None
 
 
 @dataclass(frozen=True)
@@ -99,12 +111,8 @@ class DriveSettings:
     block_size_kib: int = _setting(256, _check(lambda v: 8 <= v <= 16384,
                                                "doit être entre 8 et 16384"))
     listing_cache_mib: int = _setting(64, _between(0, 1024 * 1024))
-
-
-@dataclass(frozen=True)
-class RedisSettings:
-    url: str = _setting("", _check(lambda v: v == "" or v.startswith(("redis://", "rediss://")),
-                                   "doit commencer par redis:// ou rediss://"))
+    # The longest a WebDAV lock lasts without being refreshed (clients refresh theirs).
+    lock_max_seconds: int = _setting(3600, _between(60, _DAY_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -194,7 +202,6 @@ class Settings:
     storage: StorageSettings
     drive: DriveSettings
     database: DatabaseSettings
-    redis: RedisSettings
     security: SecuritySettings
     smtp: SmtpSettings
     alerts: AlertsSettings
@@ -210,7 +217,6 @@ SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "drive": DriveSettings,
     "database": DatabaseSettings,
-    "redis": RedisSettings,
     "security": SecuritySettings,
     "smtp": SmtpSettings,
     "alerts": AlertsSettings,

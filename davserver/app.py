@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from acl.db import Database
 from acl.documents.blobs import BlobStore
-from acl.documents.operations import Limits
+from acl.documents.limits import Limits
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.fastpath import FastPath
 from davserver.gate import DriveGate
+from davserver.locks import DatabaseLockStorage
 from davserver.propfind import ListingCache
 from davserver.provider import LiasseProvider
 
 MOUNT_PATH = "/dav"  # must equal the dispatcher prefix: WsgiDAV builds hrefs from it
-
-
-def lock_storage(settings: Settings) -> dict:
-    """Persistent class 2 locks: Redis when configured (shared by processes), else a shelve
-    file in the data folder (one process)."""
-    if settings.redis.url:
-        url = urlsplit(settings.redis.url)
-        return {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
-                "kwargs": {"host": url.hostname or "127.0.0.1", "port": url.port or 6379,
-                           "db": int(url.path.strip("/") or 0), "password": url.password}}
-    return {"class": "davserver.locks.ShelveLockStorage",
-            "kwargs": {"storage_path": str(settings.data_dir / "locks.shelve")}}
 
 
 def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> DriveGate:
@@ -49,7 +37,8 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
         ],
         "http_authenticator": {"accept_basic": True, "accept_digest": False,
                                "default_to_digest": False},
-        "lock_storage": lock_storage(settings),
+        # Locks are rows (acl.documents.locks): every channel and every process sees them.
+        "lock_storage": DatabaseLockStorage(db, drive.lock_max_seconds),
         "property_manager": None,  # dead properties live in the node_property table
         "block_size": drive.block_size_kib * 1024,
         "add_header_MS_Author_Via": True,
@@ -67,5 +56,6 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
     wsgidav_log.propagate = True  # WsgiDAV hides its errors (a 500's traceback) otherwise
     return DriveGate(WsgiDAVApp(config), db, hasher,
                      auth_cache_seconds=drive.auth_cache_seconds,
-                     limits=limits, hot=provider.hot,
+                     limits=limits, trusted_proxies=settings.server.trusted_proxies,
+                     hot=provider.hot,
                      fast=FastPath(provider, config["block_size"]))

@@ -31,14 +31,14 @@ from wsgidav.dav_error import HTTP_CREATED, HTTP_NO_CONTENT, DAVError
 
 from acl.documents import operations
 from acl.documents.blobs import DownloadStream
-from acl.documents.operations import Body
+from acl.documents.delivery import body_headers, content_type
+from acl.documents.limits import Body
 from acl.documents.store import Location
 from acl.errors import IncompleteBody, Locked, Refused
 from config.names import normalize_segment
 from davserver import propfind
 from davserver.gate import announced_length
 from davserver.locks import holds_no_lock
-from davserver.resources import content_type
 from davserver.transfer import dav_error
 
 if TYPE_CHECKING:
@@ -87,13 +87,15 @@ class FastPath:
             except OSError:
                 return None  # WsgiDAV answers (and logs) a missing body
             body = _Body(stream, node.size, self.block_size)
+        mimetype = content_type(node.name)
         start_response("200 OK", [
             ("Content-Length", str(node.size)),
             ("Last-Modified", formatdate(node.modified_at.timestamp(), usegmt=True)),
-            ("Content-Type", content_type(node.name)),
+            ("Content-Type", mimetype),
             ("Date", formatdate(usegmt=True)),
             ("ETag", f'"{node.sha256}"'),
             ("Accept-Ranges", "bytes"),
+            *body_headers(node.name, mimetype),
         ])
         return [b""] if body is None else body
 
@@ -116,7 +118,8 @@ class FastPath:
         if location is None or location.node.kind == "file":
             return None
         path = "/" + "/".join(segments)
-        if propfind.locks_below(self.provider, quote(self.provider.share_path + path + "/")):
+        if propfind.locks_below(self.provider, environ,
+                                quote(self.provider.share_path + path + "/")):
             return None
         body = environ["wsgi.input"].read()  # the gate has read it into memory
         environ["wsgi.input"] = io.BytesIO(body)  # for WsgiDAV, if it answers
@@ -165,7 +168,7 @@ class FastPath:
         except Refused:
             return None
         ref_url = quote(self.provider.share_path + "/" + "/".join(segments))
-        if self._locked(ref_url):
+        if self._locked(environ, ref_url):
             return None
         company, limits = parent.company, self.provider.limits
         body: Body | None = None
@@ -182,7 +185,7 @@ class FastPath:
                     raise IncompleteBody()
                 body.write(data)
                 remaining -= len(data)
-            if self._locked(ref_url):  # locked while the body was arriving
+            if self._locked(environ, ref_url):  # locked while the body was arriving
                 raise Locked("Le document a été verrouillé par quelqu'un d'autre pendant "
                              "l'envoi : rien n'a été déposé.")
             # On disk and filed before the row that points at it. (An fsync on another
@@ -206,10 +209,10 @@ class FastPath:
         start_response("201 Created", [*headers, etag])
         return [page]
 
-    def _locked(self, ref_url: str) -> bool:
+    def _locked(self, environ: dict, ref_url: str) -> bool:
         """Whether a lock covers this URL (on it, or on a folder above it with depth)."""
         lm = self.provider.lock_manager
-        return not holds_no_lock(lm) and bool(lm.get_indirect_url_lock_list(ref_url))
+        return not holds_no_lock(lm, environ) and bool(lm.get_indirect_url_lock_list(ref_url))
 
 
 class _CreatedPage:

@@ -29,17 +29,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
+from lxml import etree
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
-from acl.db import Database
+from acl.db import Database, utcnow
+from acl.documents.delivery import SANDBOX
 from acl.documents.hot import HotQueries
-from acl.documents.operations import Limits
+from acl.documents.limits import Limits
+from acl.documents.operations import MAX_DEPTH
 from acl.errors import TooLarge
 from acl.people.accounts import authenticate
 from acl.people.models import User
 from acl.rights.passwords import PasswordHasher
 from acl.rights.policy import Principal
 from acl.rights.principals import load_principal
+from acl.rights.throttle import client_address
 from config.names import InvalidName, check_segment
 from config.numbers import whole_number
 
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("liasse.drive")
 
 MAX_XML_BODY = 1024 * 1024
+MAX_SEGMENTS = MAX_DEPTH + 4  # company, standard folder, the folders, a document, a "/"
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 REALM = "Liasse"
@@ -79,6 +84,29 @@ def expected_length(environ: dict) -> int | None:
 
 
 
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                              huge_tree=False)
+NO_DTD = "Les déclarations DTD et les entités XML ne sont pas acceptées."
+
+
+def xml_problem(body: bytes) -> str | None:
+    """Why a request's XML body is refused, or None: not XML, or a DTD or an entity, in
+    whatever encoding it declares (a check of the raw bytes misses UTF-16)."""
+    if not body.strip():
+        return None
+    try:
+        root = etree.fromstring(body, parser=_XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        if "entity" in str(exc).lower():  # an entity reference without its declaration
+            return NO_DTD
+        return "Corps de requête XML invalide."
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None or any(
+            isinstance(node, etree._Entity) for node in root.iter()):
+        return NO_DTD
+    return None
+
+
 def _plain(start_response, status: str, message: str,
            headers: list[tuple[str, str]] | None = None) -> list[bytes]:
     body = (message + "\n").encode("utf-8")
@@ -87,12 +115,14 @@ def _plain(start_response, status: str, message: str,
     return [body]
 
 
+FINITE_DEPTH = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:">'
+                b"<D:propfind-finite-depth/></D:error>")
+
+
 def _finite_depth(start_response) -> list[bytes]:
-    body = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:">'
-            b"<D:propfind-finite-depth/></D:error>")
     start_response("403 Forbidden", [("Content-Type", "application/xml; charset=utf-8"),
-                                     ("Content-Length", str(len(body)))])
-    return [body]
+                                     ("Content-Length", str(len(FINITE_DEPTH)))])
+    return [FINITE_DEPTH]
 
 
 def path_problem(path_info: str) -> str | None:
@@ -112,6 +142,8 @@ def path_problem(path_info: str) -> str | None:
             return "Chemin invalide : un nom dépasse 255 octets."
     if len(path.encode("utf-8")) > 4096:
         return "Chemin invalide : il dépasse 4096 octets."
+    if path.count("/") > MAX_SEGMENTS:  # none so deep exists (acl.documents.operations)
+        return "Chemin invalide : trop de niveaux de dossiers."
     return None
 
 
@@ -215,9 +247,23 @@ def _credentials(header: str) -> tuple[str, str] | None:
     return login, password
 
 
+class _Refusal(Exception):
+    """A sign-in the gate answers itself: its status, sentence and headers."""
+
+    def __init__(self, status: str, message: str, headers: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+CHALLENGE = ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
+MUST_CHANGE = ("Mot de passe provisoire : choisissez le vôtre dans l'application web (page « "
+               "Connexion »), puis reconnectez le lecteur avec lui.")
+
+
 class DriveGate:
     def __init__(self, app: Callable, db: Database, hasher: PasswordHasher, *,
                  auth_cache_seconds: float, limits: Limits,
+                 trusted_proxies: tuple[str, ...] = (),
                  hot: HotQueries | None = None, fast: FastPath | None = None) -> None:
         self.app = app
         self.db = db
@@ -227,9 +273,11 @@ class DriveGate:
         self._principals: dict[int, tuple[tuple[int, int, int], Account, Principal]] = {}
         self._principals_lock = threading.Lock()
         self.limits = limits
+        self.trusted_proxies = trusted_proxies
         self.fast = fast
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        start_response = _untrusted(start_response)
         if environ.get("wsgi.input_terminated"):  # a chunked body
             environ["wsgi.input"] = _ChunkedBody(environ["wsgi.input"])
             start_response = _close_if_unread(environ["wsgi.input"], start_response)
@@ -241,11 +289,10 @@ class DriveGate:
         if refused is not None:
             return refused
         with self.hot.connection() as connection:
-            identity = self._identify(environ, connection)
-            if identity is None:
-                return _plain(start_response, "401 Unauthorized",
-                              "Identifiant ou mot de passe requis.",
-                              [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')])
+            try:
+                identity = self._identify(environ, connection)
+            except _Refusal as refusal:
+                return _plain(start_response, refusal.status, refusal.message, refusal.headers)
             environ["liasse.user"], environ["liasse.principal"] = identity
             answer = self.fast(environ, start_response, connection) if self.fast else None
         if answer is not None:
@@ -270,9 +317,12 @@ class DriveGate:
             problem = destination_problem(environ)
         if problem:
             return _plain(start_response, "400 Bad Request", problem)
-        if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").strip().lower() \
-                == "infinity":
-            return _finite_depth(start_response)
+        if method == "PROPFIND":
+            depth = environ.get("HTTP_DEPTH")
+            if depth is None:  # infinity, unless the target is no folder (provider.py)
+                environ["liasse.depth_missing"] = True
+            elif depth.strip().lower() == "infinity":
+                return _finite_depth(start_response)
         length = environ.get("CONTENT_LENGTH") or ""
         size = header_number(length) if length else None
         if length and size is None:
@@ -303,18 +353,21 @@ class DriveGate:
         if len(body) > MAX_XML_BODY:
             return _plain(start_response, "413 Content Too Large",
                           "Corps de requête XML trop volumineux (1 Mio au plus).")
-        if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-            return _plain(start_response, "400 Bad Request",
-                          "Les déclarations DTD et les entités XML ne sont pas acceptées.")
+        problem = xml_problem(body)
+        if problem:
+            return _plain(start_response, "400 Bad Request", problem)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return None
 
-    def _identify(self, environ: dict, connection) -> tuple[Account, Principal] | None:
-        """The signed-in account and its rights, or None (401)."""
+    def _identify(self, environ: dict, connection) -> tuple[Account, Principal]:
+        """The signed-in account and its rights; else `_Refusal`: 401 (no or wrong
+        credentials: the client asks again), 429 (a login locked after too many failures:
+        not a wrong password, RFC 6585), 403 (a password to change first)."""
         credentials = _credentials(environ.get("HTTP_AUTHORIZATION", ""))
-        if credentials is None:
-            return None
+        if credentials is None or not credentials[0]:
+            raise _Refusal("401 Unauthorized", "Identifiant ou mot de passe requis.",
+                           [CHALLENGE])
         login, password = credentials
         cached = self.cache.get(login, password)
         if cached is not None:
@@ -322,7 +375,8 @@ class DriveGate:
             if identity is not None:
                 return identity
             self.cache.drop(login, password)  # password changed or account disabled
-        address = environ.get("REMOTE_ADDR", "")
+        address = client_address(environ.get("REMOTE_ADDR", ""),
+                                 environ.get("HTTP_X_FORWARDED_FOR", ""), self.trusted_proxies)
         with self.db.transaction() as tx:
             outcome = authenticate(tx, self.hasher, login, password, address)
             user_id = outcome.user.id if outcome.user else None
@@ -332,18 +386,29 @@ class DriveGate:
                      outcome.reason)
             if outcome.delay:
                 time.sleep(outcome.delay)
-            return None
+            if outcome.throttled:
+                wait = max(1, int((outcome.locked_until - utcnow()).total_seconds()))
+                raise _Refusal("429 Too Many Requests", outcome.reason,
+                               [("Retry-After", str(wait))])
+            raise _Refusal("401 Unauthorized", outcome.reason, [CHALLENGE])
         self.cache.put(login, password, user_id, version)
-        return self._identity(environ, connection, user_id, version)
+        identity = self._identity(environ, connection, user_id, version)
+        if identity is None:  # disabled meanwhile
+            raise _Refusal("401 Unauthorized", outcome.reason, [CHALLENGE])
+        return identity
 
     def _identity(self, environ: dict, connection, user_id: int,
                   credentials_version: int) -> tuple[Account, Principal] | None:
         """One query checks the account and the rights generation; the principal is loaded
-        again only when an administrative act has happened since (acl.rights.audit)."""
+        again only when an administrative act has happened since (acl.rights.audit). A
+        password given by someone else (a reset) must be changed first: refused (403)."""
         row = self.hot.account(connection, user_id)
         if row is None or not row.active or row.credentials_version != credentials_version:
             return None
+        if row.must_change_password:
+            raise _Refusal("403 Forbidden", MUST_CHANGE, [])
         environ["liasse.generation"] = row.rights_generation
+        environ["liasse.lock_generation"] = row.lock_generation
         key = (user_id, credentials_version, row.rights_generation)
         with self._principals_lock:
             cached = self._principals.get(user_id)
@@ -357,6 +422,22 @@ class DriveGate:
                 self._principals.clear()
             self._principals[user_id] = (key, account, principal)
         return account, principal
+
+
+def _untrusted(start_response: Callable) -> Callable:
+    """Every answer of the drive (a document's body, WsgiDAV's HTML listing of a folder or
+    its status pages) is content that must not run in the app's origin: nosniff and a
+    sandbox, whatever it is (a document also gets its Content-Disposition: resources.py and
+    the fast path)."""
+
+    def start(status, headers, exc_info=None):
+        present = {name.lower() for name, _ in headers}
+        extra = [(name, value) for name, value in (("X-Content-Type-Options", "nosniff"),
+                                                   ("Content-Security-Policy", SANDBOX))
+                 if name.lower() not in present]
+        return start_response(status, [*headers, *extra], exc_info)
+
+    return start
 
 
 def _close_if_unread(body, start_response: Callable) -> Callable:

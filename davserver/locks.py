@@ -1,73 +1,111 @@
-"""Lock storage of a single server process: WsgiDAV's shelve file, which also knows at once
-whether it holds any lock at all.
+"""WsgiDAV's lock storage over the database (`acl.documents.locks`): the locks the drive
+takes are rows that the web app, the CLI and every other server process see.
 
-Nearly every request asks whether a lock covers its path: WsgiDAV answers by looking up the
-path and each folder above it (each a shelve read under the storage's lock), and a listing
-by reading every stored lock. A drive usually holds no lock (Office and Explorer take them
-only while a document is open), so the storage keeps a flag, `holds_no_lock`, that these
-checks read first (davserver/fastpath.py, davserver/propfind.py). It is set when a lock is
-stored and recomputed when one is removed, under the storage's own write lock. With Redis
-(several processes) the other processes' locks are not known here: no flag, every check
-asks Redis.
+Nearly every request asks whether a lock covers its path. A drive usually holds no lock
+(Office and Explorer take them only while a document is open), so the storage answers
+`holds_no_lock` from the `locks` generation counter that the gate reads with the account of
+every request (one query already made): while the counter has not moved since the storage
+last counted the locks, the answer stands, in every process (davserver/fastpath.py,
+davserver/propfind.py). A lock that expires does not move the counter: the answer stays
+"some lock" until the next change, which only sends the request through WsgiDAV.
 """
 
 from __future__ import annotations
 
-from wsgidav.lock_man.lock_storage import LockStorageShelve
+import threading
+
+from acl.db import Database
+from acl.documents import locks
 
 
-class ShelveLockStorage(LockStorageShelve):
-    def __init__(self, storage_path: str) -> None:
-        super().__init__(storage_path)
-        self._empty = False  # until opened
+def _as_dict(row) -> dict:
+    """A lock row as WsgiDAV's lock manager reads it."""
+    return {"token": row.token, "root": row.root, "type": "write", "scope": row.scope,
+            "depth": row.depth, "owner": row.owner, "principal": row.principal,
+            "timeout": row.timeout, "expire": row.expire}
 
-    def holds_no_lock(self) -> bool:
-        """Whether no lock is stored (expired ones count until they are purged)."""
-        return self._empty
+
+def _root(path: str) -> str:
+    return "/" + path.strip("/")  # WsgiDAV's normalize_lock_root
+
+
+class DatabaseLockStorage:
+    """WsgiDAV's `LockStorageDict` interface (lock_man/lock_storage.py), on rows."""
+
+    def __init__(self, db: Database, max_seconds: int) -> None:
+        self.db = db
+        self.max_seconds = max_seconds
+        self._counted: tuple[int | None, bool] = (None, True)  # (generation, any lock)
+        self._counted_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "DatabaseLockStorage"
 
     def open(self) -> None:
-        super().open()
-        self._empty = len(self._dict) == 0
-
-    def create(self, path, lock):
-        self._lock.acquire_write()
-        try:
-            self._empty = False  # before: a check made meanwhile must not miss it
-            return super().create(path, lock)
-        finally:
-            self._lock.release()
-
-    def delete(self, token) -> bool:
-        self._lock.acquire_write()
-        try:
-            deleted = super().delete(token)
-            if deleted:
-                self._empty = len(self._dict) == 0
-            return deleted
-        finally:
-            self._lock.release()
-
-    def clear(self) -> None:
-        self._lock.acquire_write()
-        try:
-            super().clear()
-            self._empty = self._dict is not None
-        finally:
-            self._lock.release()
+        """Nothing to open: the database is the server's."""
 
     def close(self) -> None:
-        self._lock.acquire_write()
-        try:
-            self._empty = False
-            super().close()
-        finally:
-            self._lock.release()
+        """Nothing to close."""
+
+    def cleanup(self) -> None:
+        with self.db.transaction() as tx:
+            locks.purge_expired(tx)
+
+    def clear(self) -> None:
+        with self.db.transaction() as tx:
+            for info in locks.listed(tx):
+                locks.remove(tx, info.token)
+
+    def get(self, token: str) -> dict | None:
+        with self.db.session() as session:
+            row = locks.get(session, token)
+            return None if row is None else _as_dict(row)
+
+    def create(self, path: str, lock: dict) -> dict:
+        timeout = locks.bounded(float(lock.get("timeout") or -1), self.max_seconds)
+        with self.db.transaction() as tx:
+            row = locks.create(tx, root=_root(path), scope=lock["scope"], depth=lock["depth"],
+                               owner=lock["owner"], principal=lock["principal"],
+                               timeout=timeout)
+            lock.update(_as_dict(row))
+        return lock
+
+    def refresh(self, token: str, *, timeout: float) -> dict:
+        with self.db.transaction() as tx:
+            row = locks.refresh(tx, token, locks.bounded(timeout, self.max_seconds))
+            if row is None:
+                raise ValueError("no such lock")
+            return _as_dict(row)
+
+    def delete(self, token: str) -> bool:
+        with self.db.transaction() as tx:
+            return locks.remove(tx, token)
+
+    def get_lock_list(self, path: str, *, include_root: bool, include_children: bool,
+                      token_only: bool) -> list:
+        with self.db.session() as session:
+            rows = locks.at(session, _root(path), include_root=include_root,
+                            include_children=include_children)
+            return [row.token if token_only else _as_dict(row) for row in rows]
+
+    def holds_no_lock(self, generation: int | None) -> bool:
+        """Whether no lock exists, for a request that read the `locks` counter as
+        `generation` (None: unknown, count now)."""
+        with self._counted_lock:
+            counted, some = self._counted
+        if generation is not None and counted == generation:
+            return not some
+        with self.db.session() as session:
+            some = locks.any_lock(session)
+        if generation is not None:
+            with self._counted_lock:
+                self._counted = (generation, some)
+        return not some
 
 
-def holds_no_lock(lock_manager) -> bool:
-    """Whether the drive's lock storage says at once that it holds no lock (False when it
-    cannot tell, as Redis)."""
+def holds_no_lock(lock_manager, environ: dict) -> bool:
+    """Whether the drive's lock storage says at once that it holds no lock."""
     if lock_manager is None:
         return True
     check = getattr(lock_manager.storage, "holds_no_lock", None)
-    return check is not None and check()
+    return check is not None and check(environ.get("liasse.lock_generation"))

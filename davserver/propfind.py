@@ -12,7 +12,6 @@ as WsgiDAV's for the same request (litmus and the tests compare both); anything 
 from __future__ import annotations
 
 import io
-import mimetypes
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from sqlalchemy import select
 
+from acl.documents.delivery import content_type
 from acl.people.models import Company
 from davserver.locks import holds_no_lock
 from davserver.resources import LIASSE_NS, RECEIPT_PROPS, NodeCollection
@@ -91,8 +91,7 @@ class _Formatter:
         ext = name.rpartition(".")[2].lower() if "." in name else ""
         text = self._types.get(ext)
         if text is None:
-            text = self._types[ext] = escape(mimetypes.guess_type(name)[0]
-                                             or "application/octet-stream")
+            text = self._types[ext] = escape(content_type(name))
         return text
 
 
@@ -251,10 +250,10 @@ class ListingCache:
                 self._size -= dropped
 
 
-def locks_below(provider, ref_url: str) -> set[str]:
+def locks_below(provider, environ: dict, ref_url: str) -> set[str]:
     """URLs (no trailing slash) of the locks on the folder at `ref_url` or below it."""
     lm = provider.lock_manager
-    if holds_no_lock(lm):
+    if holds_no_lock(lm, environ):
         return set()
     return {lock["root"].rstrip("/") for lock in lm.get_url_lock_list(ref_url, recursive=True)}
 
@@ -270,7 +269,7 @@ def respond(provider, folder: NodeCollection, environ: dict, start_response, mod
             names: list[str], body: bytes):
     """The whole 207 answer for `folder` and its members (Depth 1), kept in the cache when
     no lock shows in it (davserver/fastpath.py serves it again)."""
-    locked = locks_below(provider, folder.get_ref_url())
+    locked = locks_below(provider, environ, folder.get_ref_url())
     key = None
     if provider.listings is not None and not locked:
         # Read before the listing's own rows: they are then at least this recent.

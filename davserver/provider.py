@@ -22,15 +22,16 @@ from wsgidav.dav_error import (
     HTTP_PRECONDITION_FAILED,
     DAVError,
 )
-from wsgidav.dav_provider import DAVProvider
+from wsgidav.dav_provider import DAVCollection, DAVProvider
 from wsgidav.util import get_uri_name, get_uri_parent
 
 from acl.db import Database
 from acl.documents import operations, store
 from acl.documents.blobs import BlobStore
 from acl.documents.hot import HotQueries
+from acl.documents.limits import Body, Limits
 from acl.documents.models import Node
-from acl.documents.operations import CHANGED, Body, Limits, may_deposit, may_read, require
+from acl.documents.operations import CHANGED, may_read, require
 from acl.documents.receipts import DownloadRecord
 from acl.documents.store import Location
 from acl.documents.tree import company_root
@@ -38,7 +39,7 @@ from acl.errors import Conflict, NameTaken, Refused
 from acl.people.models import Company, User
 from config.names import normalize_segment
 from davserver import propfind
-from davserver.gate import expected_length
+from davserver.gate import FINITE_DEPTH, expected_length
 from davserver.receipts import ReceiptRecorder
 from davserver.resources import (
     DocumentResource,
@@ -254,6 +255,17 @@ class LiasseProvider(DAVProvider):
     def custom_request_handler(self, environ, start_response, default_handler):
         method = environ["REQUEST_METHOD"]
         if method == "PROPFIND":
+            if environ.pop("liasse.depth_missing", False):
+                # RFC 4918 §9.1: no Depth is infinity, which on a document (or on nothing)
+                # is Depth 0; on a folder it stays refused (propfind-finite-depth).
+                # webdav4 (fsspec) sends a PROPFIND without Depth before each upload.
+                if isinstance(self.get_resource_inst(environ["PATH_INFO"], environ),
+                              DAVCollection):
+                    start_response("403 Forbidden", [
+                        ("Content-Type", "application/xml; charset=utf-8"),
+                        ("Content-Length", str(len(FINITE_DEPTH)))])
+                    return [FINITE_DEPTH]
+                environ["HTTP_DEPTH"] = "0"
             if self.receipts.wait():  # a client reads its own downloads back in the listing
                 self.forget(environ)
             answer = propfind.handle(self, environ, start_response)
@@ -279,16 +291,13 @@ class LiasseProvider(DAVProvider):
                            "Le document n'existe plus : il a été supprimé ou déplacé.")
 
     def _check_lock(self, environ: dict) -> None:
-        """A lock stops everyone else's writes: only who may write the target takes one.
-        (LOCK on an unmapped URL creates a document: `create_empty_resource` checks it.)"""
+        """Who may lock what is the operations layer's (`may_lock`). (LOCK on an unmapped
+        URL creates a document: `create_empty_resource` checks it.)"""
         target = self.get_resource_inst(environ["PATH_INFO"], environ)
         principal = environ["liasse.principal"]
-        with refusals_as_dav_errors():
-            if isinstance(target, DocumentResource):
-                folder = operations.parent_of(target.location)
-                operations.check_deposit(principal, folder, target.node.name, target.node)
-            elif isinstance(target, NodeCollection):
-                require(may_deposit(principal, target.location))
+        if isinstance(target, _NodeMixin):
+            with refusals_as_dav_errors():
+                require(operations.may_lock(principal, target.location))
 
     def _check_copy_move(self, environ: dict, method: str) -> None:
         """Both ends, by the operations layer's rules, before WsgiDAV deletes an overwritten

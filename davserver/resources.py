@@ -9,14 +9,13 @@ sentence.
 
 from __future__ import annotations
 
-import functools
-import mimetypes
 from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wsgidav.dav_error import (
+    HTTP_BAD_REQUEST,
     HTTP_FORBIDDEN,
     HTTP_METHOD_NOT_ALLOWED,
     HTTP_NOT_FOUND,
@@ -27,11 +26,13 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.util import get_uri_name, get_uri_parent, parse_if_header_dict
 
 from acl.documents import operations, store
+from acl.documents.delivery import body_headers, content_type
 from acl.documents.models import Node, NodeProperty
 from acl.documents.operations import parent_of, require
 from acl.documents.store import Location
 from acl.errors import NameTaken, Refused
 from acl.rights.policy import Principal
+from davserver.gate import NO_DTD
 from davserver.transfer import dav_error, refusals_as_dav_errors
 
 if TYPE_CHECKING:
@@ -42,15 +43,6 @@ RECEIPT_PROPS = tuple(f"{{{LIASSE_NS}}}{name}" for name in (
     "deposited-by", "deposited-at", "received-by", "received-at", "download-count"))
 _NS_DEPTH = "{DAV:}"
 QUOTA_PROPS = ("{DAV:}quota-used-bytes", "{DAV:}quota-available-bytes")
-
-
-def content_type(name: str) -> str:
-    return _content_type(name.rpartition(".")[2].lower() if "." in name else "")
-
-
-@functools.lru_cache(maxsize=1024)
-def _content_type(extension: str) -> str:
-    return mimetypes.guess_type(f"x.{extension}")[0] or "application/octet-stream"
 
 
 class DriveRoot(DAVCollection):
@@ -133,7 +125,8 @@ class _NodeMixin:
         if self.node.id not in cache:
             rows = self._session().execute(select(NodeProperty.name, NodeProperty.value).where(
                 NodeProperty.node_id == self.node.id))
-            cache[self.node.id] = dict(rows.all())
+            cache[self.node.id] = {name: value for name, value in rows
+                                   if store.is_sound_property(value)}
         return cache[self.node.id]
 
     def get_property_names(self, *, is_allprop):
@@ -179,6 +172,8 @@ class _NodeMixin:
             return super().set_property_value(name, value, dry_run=dry_run)
         with refusals_as_dav_errors():
             require(operations.may_annotate(self._principal(), self.location))
+        if value is not None and any(isinstance(e, etree._Entity) for e in value.iter()):
+            raise DAVError(HTTP_BAD_REQUEST, NO_DTD)  # it would break every listing
         if dry_run:
             return None
         with self.provider.db.transaction() as tx:
@@ -333,6 +328,10 @@ class DocumentResource(_NodeMixin, DAVNonCollection):
 
     def get_content_type(self):
         return content_type(self.node.name)
+
+    def finalize_headers(self, environ, response_headers):
+        """A document's body never runs in the app's origin (acl.documents.delivery)."""
+        response_headers.extend(body_headers(self.node.name, self.get_content_type()))
 
     def get_etag(self):
         return self.node.sha256

@@ -2,7 +2,7 @@
 writes a PUT body into.
 
 The limits themselves (maximum size, quota, their sentences) are the operations layer's
-(`acl.documents.operations`); a refusal's status is its own (`acl.errors`): here they are only
+(`acl.documents.limits`); a refusal's status is its own (`acl.errors`): here they are only
 carried over to WsgiDAV.
 """
 
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from wsgidav.dav_error import DAVError
 
-from acl.documents.operations import Body
+from acl.documents.limits import Body
 from acl.errors import Refused
 
 

@@ -52,6 +52,7 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
                                         BlobStore.serving(settings))
     app.before_request(load_user)
     app.before_request(check_csrf)
+    app.after_request(page_headers)
     app.teardown_appcontext(close_db_session)
 
     @app.context_processor
@@ -79,6 +80,13 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
             else messages.get(error.code, "Erreur.")
         return render_template("error.html", message=message, code=error.code), error.code
 
+    @app.errorhandler(Refused)
+    def refused(exc: Refused):
+        """A refusal no view turned into a form error: its sentence, with its status (the one
+        mapping, `acl.errors`); what may not be seen is worded as what does not exist."""
+        message = exc.reason or ("Page introuvable." if exc.status == 404 else "Refusé.")
+        return render_template("error.html", message=message, code=exc.status), exc.status
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
@@ -87,6 +95,23 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
                                        "journal du serveur."), 500
 
     return app
+
+
+# The app's own pages: scripts and styles from the app only (the brand colour is one inline
+# style), no framing, no plugin, forms posted to the app only.
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+               "form-action 'self'; frame-ancestors 'none'")
+
+
+def page_headers(response):
+    """Every answer: nosniff, no framing, the referrer kept in the app; a page gets the
+    app's CSP (a document's body keeps its sandbox, acl.documents.delivery)."""
+    response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def paris_time(value) -> str:

@@ -4,49 +4,59 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from acl.errors import InvalidInput, NotFound
 from acl.people import accounts, invitations
 from acl.people.models import User
 from acl.rights.audit import admin_transaction
-from invoicing_web.forms import Form
-from invoicing_web.security import context, login_required, services, sign_in
+from invoicing_web.forms import Form, local_url
+from invoicing_web.security import (
+    client_address,
+    context,
+    login_required,
+    services,
+    sign_in,
+    sign_out,
+)
 
 bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("dashboard.home")
+    return local_url(target) or url_for("dashboard.home")
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
     form = Form.from_request("login")
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (a monitor's check): no sign-in attempt
         return render_template("auth/login.html", form=form, next=request.args.get("next", ""))
     password = request.form.get("password", "")
     svc = services()
+    if not form.get("login") or not password:
+        form.error("_", "Indiquez votre identifiant et votre mot de passe.")
+        return render_template("auth/login.html", form=form,
+                               next=request.form.get("next", "")), 400
     with svc.db.transaction() as tx:
         outcome = accounts.authenticate(tx, svc.hasher, form.get("login"), password,
-                                        request.remote_addr or "")
+                                        client_address())
         user_id = outcome.user.id if outcome.user else None
     if user_id is None:
         if outcome.delay:
             time.sleep(outcome.delay)
         form.error("_", outcome.reason)
         return render_template("auth/login.html", form=form, next=request.form.get("next", "")), \
-            429 if outcome.locked_until else 401
-    with svc.db.session() as s:
-        sign_in(s.get(User, user_id))
+            429 if outcome.throttled else 401
+    with svc.db.transaction() as tx:
+        sign_in(tx, tx.get(User, user_id))
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/deconnexion")
 def logout():
-    session.clear()
+    with services().db.transaction() as tx:
+        sign_out(tx)
     return redirect(url_for("auth.login"))
 
 
@@ -65,7 +75,7 @@ def change_password():
                 with admin_transaction(svc.db, context()) as tx:
                     user = tx.get(User, g.user.id)
                     accounts.change_own_password(tx, context(), svc.hasher, user, old, new)
-                    sign_in(user)
+                    sign_in(tx, user)
             except InvalidInput as exc:
                 form.error(exc.field or "password", exc.reason)
             else:
@@ -89,7 +99,7 @@ def accept_invitation(token: str):
                 user = invitations.accept(tx, svc.hasher, token,
                                           request.form.get("password", ""),
                                           request.form.get("confirmation", ""))
-                sign_in(user)
+                sign_in(tx, user)
         except (InvalidInput, NotFound) as exc:
             form.error(getattr(exc, "field", "") or "password", exc.reason)
         else:

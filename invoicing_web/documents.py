@@ -8,10 +8,7 @@ answers 404.
 
 from __future__ import annotations
 
-import mimetypes
-import re
 import tempfile
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +32,8 @@ from werkzeug.wsgi import FileWrapper
 
 from acl.documents import archive, browsing, operations, receipts
 from acl.documents.blobs import CHUNK, DownloadStream
-from acl.documents.operations import Limits
+from acl.documents.delivery import body_headers, content_type
+from acl.documents.limits import Limits
 from acl.documents.store import Location
 from acl.errors import InvalidInput, NotFound, Refused
 from acl.rights.models import Side
@@ -69,11 +67,6 @@ def filesize(size: int | None) -> str:
     return ""
 
 
-@bp.errorhandler(NotFound)
-def not_found(_exc: NotFound):
-    return render_template("error.html", message="Page introuvable.", code=404), 404
-
-
 def _wants_json() -> bool:
     accept = request.accept_mimetypes
     return accept.best == "application/json"
@@ -87,23 +80,17 @@ def _limits() -> Limits:
     return Limits.from_settings(services().settings.drive)
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback and the exact name in RFC 5987 `filename*`."""
-    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    fallback = re.sub(r"[^A-Za-z0-9 ._()-]", "_", fallback).strip() or "document"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 def _attachment(stream: DownloadStream | None, size: int, filename: str,
                 mimetype: str) -> Response:
-    """The body streamed block by block (None: HEAD, headers only); the stream's close,
-    at the end of the response, records the download."""
+    """The body streamed block by block (None: HEAD, headers only), downloaded, never run in
+    the app's origin (acl.documents.delivery); the stream's close, at the end of the
+    response, records the download."""
     response = Response(FileWrapper(stream, CHUNK) if stream is not None else b"",
                         mimetype=mimetype, direct_passthrough=True)
     response.headers["Content-Length"] = str(size)
-    response.headers["Content-Disposition"] = content_disposition(filename)
+    for name, value in body_headers(filename, mimetype, inline=False):
+        response.headers[name] = value
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -243,7 +230,7 @@ def download(node_id: int):
     node = location.node
     if node.kind != "file":
         abort(404)
-    mimetype = mimetypes.guess_type(node.name)[0] or "application/octet-stream"
+    mimetype = content_type(node.name)
     if request.method == "HEAD":
         return _attachment(None, node.size, node.name, mimetype)
     svc = services()
@@ -258,7 +245,7 @@ def download(node_id: int):
 def download_version(node_id: int, version_id: int):
     location, version = browsing.open_version(db_session(), g.principal, node_id, version_id)
     name = location.node.name
-    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    mimetype = content_type(name)
     svc = services()
     if request.method == "HEAD":
         return _attachment(None, version.size, name, mimetype)

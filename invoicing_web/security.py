@@ -1,8 +1,10 @@
 """Sessions, the signed-in user, CSRF protection and access helpers of the web app.
 
-The session cookie (Flask's signed cookie) holds the user id, the user's credentials version
-(a password change or a disablement signs every browser out) and the CSRF token. Every POST
-must carry the token in a `csrf_token` field or an `X-CSRF-Token` header.
+The session cookie (Flask's signed cookie) holds the key of a session kept on the server
+(`acl.rights.sessions`: signing out ends it, whatever copy of the cookie remains), the user's
+credentials version (a password change or a disablement signs every browser out) and the
+CSRF token. Every POST must carry the token in a `csrf_token` field or an `X-CSRF-Token`
+header.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from acl.db import Database
 from acl.documents.blobs import BlobStore
 from acl.people.models import User
+from acl.rights import sessions, throttle
 from acl.rights.audit import Context
 from acl.rights.passwords import PasswordHasher
 from acl.rights.policy import Principal
@@ -78,24 +81,40 @@ def load_user() -> None:
     if user_id is None:
         return
     user = db_session().get(User, user_id)
-    if user is None or not user.active or user.credentials_version != session.get("cv"):
+    if user is None or not user.active or user.credentials_version != session.get("cv") \
+            or sessions.user_of(db_session(), session.get("sid", "")) != user.id:
         session.clear()
         return
     g.user = user
     g.principal = load_principal(db_session(), user)
 
 
-def sign_in(user: User) -> None:
-    session.clear()
+def sign_in(tx: Session, user: User) -> None:
+    """Open a session for `user` in the transaction `tx` (the caller commits)."""
+    sign_out(tx)
     session.permanent = True
+    session["sid"] = sessions.open_session(tx, user.id)
     session["user_id"] = user.id
     session["cv"] = user.credentials_version
     csrf_token()
 
 
+def sign_out(tx: Session) -> None:
+    """End the browser's session on the server and forget the cookie's content."""
+    sessions.end_session(tx, session.get("sid", ""))
+    session.clear()
+
+
+def client_address() -> str:
+    """The client's address, through the proxies the firm trusts ([server] trusted_proxies)."""
+    return throttle.client_address(request.remote_addr or "",
+                                   request.headers.get("X-Forwarded-For", ""),
+                                   services().settings.server.trusted_proxies)
+
+
 def context() -> Context:
     """The audit context of the signed-in user."""
-    return Context(g.principal, request.remote_addr or "")
+    return Context(g.principal, client_address())
 
 
 def principal() -> Principal:

@@ -108,6 +108,9 @@ def create_demo(session: Session, settings: Settings, hasher: PasswordHasher, bl
         portfolios.set_company(session, ctx, everyone, company, True)
     portfolios.set_company(session, ctx, bakery_only, bakery.company, True)
     portfolios.set_member(session, ctx, everyone, associe, True)
+    # The associé supervises the assistant's portfolio: he administers her (an associé
+    # manages the assistants who share one of his portfolios).
+    portfolios.set_member(session, ctx, bakery_only, associe, True)
     portfolios.set_member(session, ctx, bakery_only, assistant, True)
     martin = bakery.interlocuteur.user
     martin_ctx = Context(load_principal(session, martin), "demo")

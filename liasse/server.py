@@ -81,11 +81,38 @@ def _dav_discovery(app: WSGIApp) -> WSGIApp:
 
 def build_application(settings: Settings, db: Database) -> WSGIApp:
     hasher = PasswordHasher(settings.security)
-    return wsgi.PathInfoDispatcher({
+    return _no_body_for_head(wsgi.PathInfoDispatcher({
         MOUNT_PATH: build_drive(settings, db, hasher),
         "/feeds": _not_yet("Le service de flux RSS et d'agenda"),
         "/": _dav_discovery(create_app(settings, db)),
-    })
+    }))
+
+
+def _no_body_for_head(app: WSGIApp) -> WSGIApp:
+    """No body on any answer to HEAD, whichever app made it (RFC 9110 §9.3.2): cheroot
+    sends what it is given, and a body after the head of a HEAD answer is read as the next
+    answer on a kept-alive connection (behind a pooling proxy, another user's). The headers
+    stay those of GET (Content-Length included)."""
+
+    def middleware(environ, start_response):
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return app(environ, start_response)
+        started: list[bool] = []
+
+        def start(status, headers, exc_info=None):
+            started.append(True)
+            return start_response(status, headers, exc_info)
+
+        result = app(environ, start)
+        try:
+            chunks = iter(result)
+            while not started and next(chunks, None) is not None:
+                pass  # an app that starts its answer with its first chunk
+        finally:
+            getattr(result, "close", lambda: None)()
+        return [b""]
+
+    return middleware
 
 
 def tune_garbage_collector() -> None:

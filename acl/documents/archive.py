@@ -40,25 +40,28 @@ class ArchiveItem:
 def select_items(session: Session, principal: Principal,
                  node_ids: Sequence[int]) -> list[ArchiveItem]:
     """The selected nodes and everything readable below them, named from the selection's
-    folder (a selected folder `Achats` gives `Achats/`, `Achats/Facture.pdf`...).
-    A selected node the user may not read raises `NotFound`."""
+    folder (a selected folder `Achats` gives `Achats/`, `Achats/Facture.pdf`...; a company's
+    root gives its folders, with no leading "/"). A selected node the user may not read
+    raises `NotFound`. The tree is walked with a stack, not recursion: any depth."""
     items: list[ArchiveItem] = []
-
-    def add(location: Location, prefix: str) -> None:
-        node = location.node
-        if node.is_client_file or store.is_client_file(node.name) or \
-                not may_read(principal, location):
-            return
-        if node.kind == "file":
-            items.append(ArchiveItem(prefix + node.name, node))
-            return
-        name = prefix + node.name + "/"
-        items.append(ArchiveItem(name, node))
-        for child in store.live_children(session, node.id):
-            add(Location(location.company, (*location.nodes, child)), name)
-
     for node_id in dict.fromkeys(node_ids):
-        add(browsing.open_node(session, principal, node_id), "")
+        pending = [(browsing.open_node(session, principal, node_id), "")]
+        while pending:
+            location, prefix = pending.pop()
+            node = location.node
+            if node.is_client_file or store.is_client_file(node.name) or \
+                    not may_read(principal, location):
+                continue
+            if node.kind == "file":
+                items.append(ArchiveItem(prefix + node.name, node))
+                continue
+            name = ""
+            if node.kind != "root":  # a company's root is no entry of its own
+                name = prefix + node.name + "/"
+                items.append(ArchiveItem(name, node))
+            members = store.live_children(session, node.id)
+            pending.extend((Location(location.company, (*location.nodes, member)), name)
+                           for member in reversed(members))
     return items
 
 

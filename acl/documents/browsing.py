@@ -124,18 +124,17 @@ def writable_folders(session: Session, principal: Principal,
     for node in nodes:
         children[node.parent_id].append(node)
     found: list[Location] = []
-
-    def walk(path: tuple[Node, ...]) -> None:
-        for node in sorted(children.get(path[-1].id, ()), key=lambda n: n.name.casefold()):
-            location = Location(company, (*path, node))
-            if node.is_client_file or not may_read(principal, location):
-                continue
+    pending = [(root,) for root in children.get(None, ())]
+    while pending:  # depth first, members by name, with a stack: any depth
+        path = pending.pop()
+        if len(path) > 1:
+            location = Location(company, path)
             if may_deposit(principal, location):
                 found.append(location)
-            walk(location.nodes)
-
-    for root in children.get(None, ()):
-        walk((root,))
+        members = sorted(children.get(path[-1].id, ()), key=lambda n: n.name.casefold())
+        pending.extend(below for below in ((*path, node) for node in reversed(members))
+                       if not below[-1].is_client_file
+                       and may_read(principal, Location(company, below)))
     return found
 
 

@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, bindparam, event, select
 
 from acl.db import bind_writer, result_reader
+from acl.documents.locks import LOCKS
 from acl.documents.models import Node, NodeProperty
-from acl.documents.store import LISTING_COLUMNS, NodeRow, Run, path_steps
+from acl.documents.store import LISTING_COLUMNS, NodeRow, Run, is_sound_property, path_steps
 from acl.people.models import Company, User
 from acl.rights.audit import RIGHTS
 from acl.rights.models import Generation
@@ -31,7 +32,9 @@ class AccountRow(NamedTuple):
     side: str
     active: bool
     credentials_version: int
+    must_change_password: bool
     rights_generation: int
+    lock_generation: int
 
 
 class _Prepared:
@@ -102,11 +105,14 @@ class HotQueries:
         self._statements: dict[Any, _Prepared] = {}  # keyed by the statement object
         self.IntegrityError = engine.dialect.loaded_dbapi.IntegrityError
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
-        generation = select(Generation.value).where(Generation.name == RIGHTS) \
-            .scalar_subquery()
+        def generation(name: str):
+            return select(Generation.value).where(Generation.name == name).scalar_subquery()
+
         self._account = _Prepared(engine, select(
             User.login, User.side, User.active, User.credentials_version,
-            generation.label("generation")).where(User.id == bindparam("user_id")))
+            User.must_change_password, generation(RIGHTS).label("generation"),
+            generation(LOCKS).label("lock_generation"))
+            .where(User.id == bindparam("user_id")))
         self._tree_version = _Prepared(engine, select(Company.tree_version).where(
             Company.id == bindparam("company_id")))
 
@@ -211,11 +217,13 @@ class HotQueries:
         found: dict[int, dict[str, str]] = {}
         for node_id, name, value in self._children_properties.all(
                 connection, {"parent_id": parent_id}):
-            found.setdefault(node_id, {})[name] = value
+            if is_sound_property(value):
+                found.setdefault(node_id, {})[name] = value
         return found
 
     def properties(self, connection, node_id: int) -> dict[str, str]:
-        return dict(self._properties.all(connection, {"node_id": node_id}))
+        return {name: value for name, value in self._properties.all(
+            connection, {"node_id": node_id}) if is_sound_property(value)}
 
     def logins(self, connection) -> dict[int, str]:
         return dict(self._logins.all(connection, {}))

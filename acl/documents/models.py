@@ -10,9 +10,11 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     text,
@@ -103,3 +105,21 @@ class Download(Base):
     bytes_sent: Mapped[int] = mapped_column(BigInteger)
     complete: Mapped[bool] = mapped_column(Boolean)
     client: Mapped[str] = mapped_column(String(200), default="")
+
+
+class DavLock(Base):
+    """A WebDAV lock (RFC 4918 class 2), in the database so that every channel honours it
+    and every server process sees it: the drive takes and refreshes them, the web app and the
+    CLI refuse to change what someone else has locked, the firm lists and breaks them."""
+
+    __tablename__ = "dav_lock"
+    token: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The locked URL path below /dav, percent-encoded, no trailing "/" (WsgiDAV's lock root).
+    root: Mapped[str] = mapped_column(Text, index=True)
+    scope: Mapped[str] = mapped_column(String(10))  # "exclusive" or "shared"
+    depth: Mapped[str] = mapped_column(String(10))  # "0" or "infinity"
+    owner: Mapped[bytes] = mapped_column(LargeBinary)  # the client's <owner> XML
+    principal: Mapped[str] = mapped_column(String(64))  # the login that took it
+    timeout: Mapped[float] = mapped_column(Float)  # seconds asked (bounded)
+    expire: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,10 +16,12 @@ with the one permission function `acl.rights.policy.authorize`, which resources 
 | delete | WRITE on the whole subtree |
 | restore | READ on the item, WRITE on a new child of its folder |
 
-and the rules that are not rights: names every client can hold (`config.names`), a document
-stays in its company (no move or copy between companies: its receipts and history belong
+and the rules that are not rights: someone else's WebDAV lock (`require_unlocked`; the drive
+checks the client's lock tokens itself), names every client can hold (`config.names`), a
+document stays in its company (no move or copy between companies: its receipts and history belong
 to the company that received it), nothing moves into itself, the maximum size of a document
-and the company's quota (`Limits`, and `Body`, a body received within them). Changes run in
+and the company's quota (`acl.documents.limits`: `Limits`, and `Body`, a body received
+within them). Changes run in
 the caller's transaction; the edge commits.
 
 A refusal is a domain error of `acl.errors`: one French sentence, and the `status` every
@@ -35,26 +37,22 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
 
-from acl.documents import store
-from acl.documents.blobs import CHUNK, BlobStore, BlobWriter, DownloadStream, full_disk_refused
+from acl.documents import locks, store
+from acl.documents.blobs import CHUNK, BlobStore, DownloadStream
 from acl.documents.hot import HotQueries
+from acl.documents.limits import Body, Limits
 from acl.documents.models import Node
 from acl.documents.store import Location, NodeRow
 from acl.errors import (
     Conflict,
-    DiskFull,
-    IncompleteBody,
     InvalidInput,
+    Locked,
     NameTaken,
     NotFound,
-    OverQuota,
     PermissionDenied,
-    TooLarge,
 )
-from acl.people.models import Company
 from acl.rights.policy import Action, Decision, Principal, Resource, authorize
 from config.names import InvalidName, check_segment
-from config.settings import DriveSettings
 
 NOT_FOUND = "Document ou dossier introuvable."
 NOT_IN_TRASH = "Cet élément n'est plus dans la corbeille."
@@ -62,6 +60,11 @@ CROSS_COMPANY = ("Un document appartient à son entreprise : il ne peut être ni
                  "copié vers une autre. Pour le transmettre, téléchargez-le puis déposez-le "
                  "dans l'autre entreprise.")
 CHANGED = "Le dossier a changé pendant l'opération ; réessayez."
+# Folders below a standard folder, at most: deeper trees are unusable from Windows (260
+# characters per path in Explorer) and every level is a join when a path is resolved.
+MAX_DEPTH = 32
+TOO_DEEP = (f"Trop de niveaux de dossiers : {MAX_DEPTH} au plus sous un dossier standard. "
+            "Rangez-le moins profondément.")
 
 
 def checked_name(name: str, field: str = "name") -> str:
@@ -180,9 +183,41 @@ def check_copy(principal: Principal, source: Location, destination: Location,
     return name
 
 
+def may_lock(principal: Principal, location: Location) -> Decision:
+    """Whether the principal may take a WebDAV lock on the node: a lock stops everyone
+    else's writes, so only who may write it takes one; and never on a standard folder or a
+    company's root, which a lock with depth infinity would freeze for the whole firm."""
+    if location.node.kind == "file":
+        return authorize(principal, Action.WRITE, resource_of(location))
+    if len(location.nodes) <= 2:
+        return Decision(False, "Un dossier standard ne se verrouille pas : verrouillez le "
+                               "document ou le sous-dossier concerné.")
+    return may_deposit(principal, location)
+
+
+def require_unlocked(session: Session, principal: Principal, location: Location, *,
+                     below: bool = False) -> None:
+    """Refuse (423) when someone else's WebDAV lock covers the node (on it, or on a folder
+    above with depth infinity) or, with `below`, anything under it. The drive checks the
+    lock tokens a client sends (WsgiDAV); every other channel comes here, and a lock its own
+    user holds does not stop him."""
+    held = [lock for lock in locks.covering(session, locks.root_of(location.path), below=below)
+            if lock.principal != principal.login]
+    if held:
+        lock = held[0]
+        raise Locked(f"« {lock.path.rsplit('/', 1)[-1]} » est verrouillé par {lock.principal} "
+                     "(ouvert dans son logiciel) : réessayez quand il l'aura fermé, ou "
+                     "demandez au cabinet de lever le verrou.")
+
+
 def _require_same_company(source: Location, destination: Location) -> None:
     if source.company.id != destination.company.id:
         raise PermissionDenied(CROSS_COMPANY)
+
+
+def _depth(folder: Location) -> int:
+    """Folders from a standard folder (excluded) down to `folder` (included)."""
+    return max(0, len(folder.nodes) - 2)
 
 
 def _require_free(session: Session, folder: Location, name: str) -> None:
@@ -196,7 +231,10 @@ def _require_free(session: Session, folder: Location, name: str) -> None:
 def mkdir(tx: Session, principal: Principal, parent: Location, name: str) -> Location:
     name = checked_name(name)
     require(may_deposit(principal, parent))
+    if _depth(parent) + 1 > MAX_DEPTH:
+        raise InvalidInput(TOO_DEEP, field="name")
     _require_free(tx, parent, name)
+    require_unlocked(tx, principal, parent)
     return child(parent, store.create_folder(tx, parent, name, principal.user_id))
 
 
@@ -208,7 +246,13 @@ def move(tx: Session, principal: Principal, source: Location, destination: Locat
                       source.node.name if name is None else name)
     if source.nodes[-2].id == destination.node.id and name == source.node.name:
         return source
+    if source.node.kind == "folder" and \
+            _depth(destination) + store.subtree_height(tx, source.node.id) > MAX_DEPTH:
+        raise InvalidInput(TOO_DEEP, field="destination")
     _require_free(tx, destination, name)
+    require_unlocked(tx, principal, source, below=True)
+    require_unlocked(tx, principal, parent_of(source))
+    require_unlocked(tx, principal, destination)
     return child(destination, store.move(tx, source, destination, name, principal.user_id))
 
 
@@ -220,6 +264,8 @@ def copy(tx: Session, principal: Principal, source: Location, destination: Locat
     it is a new version of it; over a folder of that name the copy merges into it."""
     name = check_copy(principal, source, destination, name)
     existing = store.live_child(tx, destination.node.id, name)
+    require_unlocked(tx, principal, child(destination, existing) if existing is not None
+                     else destination)
     if existing is not None and existing.kind == source.node.kind:
         if existing.kind == "file":
             require(authorize(principal, Action.WRITE, resource_of(child(destination, existing))))
@@ -229,6 +275,8 @@ def copy(tx: Session, principal: Principal, source: Location, destination: Locat
     if existing is not None:
         raise NameTaken(f"« {name} » existe déjà dans « {destination.node.name} ».",
                         field="name")
+    if source.node.kind == "folder" and _depth(destination) + 1 > MAX_DEPTH:
+        raise InvalidInput(TOO_DEEP, field="name")
     return child(destination, store.copy_node(tx, source, destination, name,
                                                principal.user_id))
 
@@ -236,6 +284,8 @@ def copy(tx: Session, principal: Principal, source: Location, destination: Locat
 def delete(tx: Session, principal: Principal, location: Location) -> None:
     """To the trash, with everything below it (restorable for the trash's days)."""
     require(may_change(tx, principal, location))
+    require_unlocked(tx, principal, location, below=True)
+    require_unlocked(tx, principal, parent_of(location))
     store.trash(tx, location, principal.user_id)
 
 
@@ -249,6 +299,7 @@ def restore(tx: Session, principal: Principal, node_id: int) -> Location:
         raise NotFound(NOT_IN_TRASH)
     parent = parent_of(location)
     require(authorize(principal, Action.WRITE, resource_of(parent, for_new_child=True)))
+    require_unlocked(tx, principal, parent)
     return child(parent, store.restore(tx, node, principal.user_id))
 
 
@@ -265,113 +316,6 @@ def open_body(principal: Principal, location: Location, blobs: BlobStore, *,
         raise NotFound(NOT_FOUND)
     return DownloadStream(blobs.open(node.sha256), node.size, partial=partial,
                           on_close=on_close)
-
-
-# --- limits: the size of a document, the company's quota -------------------------------
-
-MIB = 2**20
-
-
-def mib(size: int) -> str:
-    """A size in French binary megabytes: 1,5 Mio, 20 Mio."""
-    return f"{size / MIB:.1f}".replace(".", ",").removesuffix(",0") + " Mio"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The maximum size of one document and the quota of a company without its own."""
-
-    max_upload_bytes: int | None  # None: no limit
-    default_quota_bytes: int | None
-
-    @classmethod
-    def from_settings(cls, drive: DriveSettings) -> Limits:
-        return cls(drive.max_upload_mib * MIB if drive.max_upload_mib else None,
-                   drive.quota_mib * MIB if drive.quota_mib else None)
-
-    def quota(self, company: Company) -> int | None:
-        return company.quota_bytes if company.quota_bytes is not None \
-            else self.default_quota_bytes
-
-    def room(self, company: Company, used: Callable[[], int], replacing: int = 0
-             ) -> Room | None:
-        """What the company's quota leaves for a deposit that replaces `replacing` bytes
-        (an overwrite frees them), or None without a quota. `used` reads the company's
-        total, only when it has a quota (one query saved on every upload of the others)."""
-        quota = self.quota(company)
-        return None if quota is None else Room(quota, quota - used() + replacing)
-
-    def check(self, size: int, room: Room | None, name: str = "") -> None:
-        """Refuse `size` bytes past the maximum size of a document, or past the room the
-        quota leaves."""
-        if self.max_upload_bytes is not None and size > self.max_upload_bytes:
-            what = f"« {name} »" if name else "Le document"
-            raise TooLarge(f"{what} est trop volumineux : {mib(self.max_upload_bytes)} au plus "
-                           "par document. Rien n'a été déposé.")
-        if room is not None and size > room.left:
-            by = f" par « {name} »" if name else ""
-            raise OverQuota(f"Espace de l'entreprise épuisé : le quota de {mib(room.quota)} "
-                            f"serait dépassé{by}. Rien n'a été déposé.")
-
-
-@dataclass(frozen=True)
-class Room:
-    """A company's quota, and the bytes it leaves for one deposit."""
-
-    quota: int
-    left: int
-
-    def after(self, received: int) -> Room:
-        """What is left once `received` bytes of the same deposit are taken."""
-        return Room(self.quota, self.left - received)
-
-
-class Body:
-    """A body being received for a deposit, into a blob writer: refused as soon as it passes
-    the maximum size or the room left, and, at `commit`, unless it has the length its request
-    announced (a client that went away mid-upload). A refused body is discarded: nothing
-    half-written stays."""
-
-    def __init__(self, writer: BlobWriter, limits: Limits, *, room: Room | None,
-                 name: str = "", expected: int | None = None) -> None:
-        self._writer = writer
-        self.limits = limits
-        self.room = room
-        self.name = name
-        self.expected = expected
-
-    @classmethod
-    def start(cls, blobs: BlobStore, limits: Limits, *, room: Room | None, name: str = "",
-              expected: int | None = None) -> Body:
-        """A body received into a new blob of `blobs` (DiskFull: no file can be made)."""
-        with full_disk_refused(DiskFull):
-            writer = blobs.writer()
-        return cls(writer, limits, room=room, name=name, expected=expected)
-
-    @property
-    def size(self) -> int:
-        return self._writer.size
-
-    def write(self, data: bytes) -> int:
-        try:
-            with full_disk_refused(DiskFull):
-                self._writer.write(data)
-            self.limits.check(self._writer.size, self.room, self.name)
-        except BaseException:
-            self._writer.discard()
-            raise
-        return len(data)
-
-    def commit(self) -> tuple[str, int]:
-        """File the body under its hash: (sha256, size)."""
-        if self.expected is not None and self._writer.size != self.expected:
-            self._writer.discard()
-            raise IncompleteBody()
-        with full_disk_refused(DiskFull):
-            return self._writer.commit()  # discards the body if it fails
-
-    def discard(self) -> None:
-        self._writer.discard()  # a no-op once committed
 
 
 # --- deposits -----------------------------------------------------------------------------
@@ -404,6 +348,7 @@ def deposit_bytes(tx: Session, principal: Principal, blobs: BlobStore, limits: L
     name = checked_name(name)
     existing = store.live_child(tx, folder.node.id, name)
     check_deposit(principal, folder, name, existing)
+    require_unlocked(tx, principal, child(folder, existing) if existing is not None else folder)
     room = limits.room(folder.company, lambda: store.used_bytes(tx, folder.company.id),
                        existing.size if existing is not None else 0)
     limits.check(len(data), room, name)
@@ -449,6 +394,8 @@ def receive(session: Session, principal: Principal, blobs: BlobStore, limits: Li
         name = checked_name(raw.replace("\\", "/").rsplit("/", 1)[-1], field="files")
         existing = store.live_child(session, folder.node.id, name)
         check_deposit(principal, folder, name, existing)
+        require_unlocked(session, principal,
+                         child(folder, existing) if existing is not None else folder)
         replacing += existing.size if existing is not None else 0
         names.append(name)
     room = limits.room(folder.company, lambda: store.used_bytes(session, folder.company.id),
@@ -477,6 +424,8 @@ def deposit(tx: Session, principal: Principal, folder: Location, upload: Upload
                for name, body in upload.files]
     for name, _, existing in targets:
         check_deposit(principal, folder, name, existing)
+        require_unlocked(tx, principal,
+                         child(folder, existing) if existing is not None else folder)
     replacing = sum(e.size for _, _, e in targets if e is not None)
     upload.limits.check(sum(b.size for _, b, _ in targets), upload.limits.room(
         folder.company, lambda: store.used_bytes(tx, folder.company.id), replacing))

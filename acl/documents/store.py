@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from acl.db import as_utc, utcnow
@@ -27,6 +27,7 @@ from acl.errors import InvalidInput, NameTaken
 from acl.events.models import Event
 from acl.events.stream import event_values, record_event
 from acl.people.models import Company
+from config.names import MAX_SEGMENT_BYTES
 
 # Finder, Windows and Office helper files: accepted so those clients keep working, but they
 # raise no receipt, no event and no alert (sabre.io Finder page; ../shared/DESIGN.md).
@@ -61,6 +62,17 @@ class Location:
     @property
     def path(self) -> str:
         return "/".join([self.company.folder_name, *(n.name for n in self.nodes[1:])])
+
+
+# A reference to an entity XML does not define: a dead property stored with one (through a
+# DTD in a request, before the drive refused them in every encoding) would make every
+# listing of its folder malformed XML. Such a value is left out of what is read.
+_UNDEFINED_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
+
+
+def is_sound_property(value: str) -> bool:
+    """Whether a stored dead property can go into an XML answer as it is."""
+    return "&" not in value or _UNDEFINED_ENTITY.search(value) is None
 
 
 def company_by_folder_name(session: Session, name: str) -> Company | None:
@@ -118,7 +130,7 @@ def children_properties(session: Session, parent_id: int) -> list[tuple[int, str
     members = select(Node.id).where(Node.parent_id == parent_id, Node.deleted_at.is_(None))
     return [tuple(row) for row in session.execute(
         select(NodeProperty.node_id, NodeProperty.name, NodeProperty.value)
-        .where(NodeProperty.node_id.in_(members)))]
+        .where(NodeProperty.node_id.in_(members))) if is_sound_property(row[2])]
 
 
 def used_bytes(session: Session, company_id: int) -> int:
@@ -133,6 +145,16 @@ def subtree_ids(session: Session, node_id: int) -> list[int]:
     tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id,
                                                  child.deleted_at.is_(None)))
     return list(session.scalars(select(tree.c.id)))
+
+
+def subtree_height(session: Session, node_id: int) -> int:
+    """Levels of folders in a folder's subtree, itself included (1: no sub-folder)."""
+    tree = select(Node.id, literal(1).label("level")).where(Node.id == node_id) \
+        .cte("tree", recursive=True)
+    child = aliased(Node)
+    tree = tree.union_all(select(child.id, tree.c.level + 1).where(
+        child.parent_id == tree.c.id, child.deleted_at.is_(None), child.kind == "folder"))
+    return session.scalar(select(func.max(tree.c.level))) or 1
 
 
 def oldest_document_date(session: Session, node: Node) -> date | None:
@@ -157,7 +179,7 @@ def create_folder(session: Session, parent: Location, name: str, actor_id: int |
     if parent.node.kind == "file":
         raise InvalidInput("Un document ne peut pas contenir de dossier.")
     if live_child(session, parent.node.id, name) is not None:
-        raise InvalidInput(f"« {name} » existe déjà.")
+        raise NameTaken(f"« {name} » existe déjà.", field="name")
     now = utcnow()
     node = Node(company_id=parent.company.id, parent_id=parent.node.id, name=name,
                 kind="folder", created_at=now, modified_at=now, deposited_by_id=actor_id,
@@ -349,11 +371,7 @@ def restore(session: Session, node: Node, actor_id: int | None) -> Node:
                            "d'abord.")
     name, n = node.name, 1
     while live_child(session, parent.id, name) is not None:
-        stem, dot, ext = node.name.rpartition(".") if node.kind == "file" else (node.name, "",
-                                                                                "")
-        stem = stem or ext
-        name = f"{stem} (restauré {n}).{ext}" if dot and stem != ext else \
-            f"{node.name} (restauré {n})"
+        name = restored_name(node.name, n, is_file=node.kind == "file")
         n += 1
     node.name = name
     node.deleted_at = None
@@ -364,6 +382,20 @@ def restore(session: Session, node: Node, actor_id: int | None) -> Node:
                  folder=location.folder or "", node_id=node.id, path=location.path,
                  actor_id=actor_id, detail={})
     return node
+
+
+def restored_name(name: str, n: int, *, is_file: bool) -> str:
+    """`name` with " (restauré n)" before its extension, its stem shortened so that the
+    whole stays within a name's 255 bytes (config.names) and every client can hold it."""
+    stem, dot, ext = name.rpartition(".") if is_file else (name, "", "")
+    if not dot or not stem:  # no extension, or a name such as ".profile"
+        stem, dot, ext = name, "", ""
+    suffix = f" (restauré {n})" + (f".{ext}" if dot else "")
+    room = MAX_SEGMENT_BYTES - len(suffix.encode("utf-8"))
+    if room <= 0:  # an extension of ~240 bytes: drop it rather than the mark
+        suffix, room = f" (restauré {n})", MAX_SEGMENT_BYTES - len(f" (restauré {n})".encode())
+    kept = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(". ")
+    return kept + suffix
 
 
 def purge_before(session: Session, cutoff: datetime) -> int:

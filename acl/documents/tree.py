@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from acl.db import utcnow
 from acl.documents.blobs import BlobStore
 from acl.documents.models import Node
-from acl.errors import InvalidInput
+from acl.errors import InvalidInput, NameTaken
 from acl.people.models import Company
 from config.names import InvalidName, check_segment
 
@@ -66,7 +66,7 @@ def add_document(session: Session, blobs: BlobStore, parent: Node, name: str,
     if parent.kind == "file":
         raise InvalidInput("Un document ne peut pas contenir d'autre document.")
     if live_child(session, parent.id, name) is not None:
-        raise InvalidInput(f"« {name} » existe déjà dans ce dossier.", field="name")
+        raise NameTaken(f"« {name} » existe déjà dans ce dossier.", field="name")
     sha, size = blobs.put(body)
     at = at or utcnow()
     node = Node(company_id=parent.company_id, parent_id=parent.id, name=name, kind="file",

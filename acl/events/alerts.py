@@ -122,17 +122,29 @@ def flush_digests(session: Session, now: datetime, *, quiet: timedelta,
         events = list(session.scalars(select(Event).join(
             PendingAlert, PendingAlert.event_id == Event.id).where(
             PendingAlert.recipient_id == recipient_id).order_by(Event.id)))
-        if user is not None:
-            _mail_pending(session, user, events, base_url)
+        if user is not None and _mail_pending(session, user, events, base_url):
             mailed += 1
     return mailed
 
 
-def _mail_pending(session: Session, user: User, events: list[Event], base_url: str) -> None:
-    """One mail for these deposits; their pending rows go in the same transaction."""
-    cabinet = session.get(Cabinet, 1)
+def _mail_pending(session: Session, user: User, events: list[Event], base_url: str) -> bool:
+    """One mail for these deposits; their pending rows go in the same transaction. Rights
+    are decided again now, not when the deposit was queued: a folder taken away (or an
+    account disabled, or alerts turned off) during the quiet delay is not named in it."""
+    session.execute(delete(PendingAlert).where(
+        PendingAlert.recipient_id == user.id,
+        PendingAlert.event_id.in_([e.id for e in events])))
     companies = {c.id: c for c in session.scalars(select(Company).where(
         Company.id.in_({e.company_id for e in events})))}
+    if not user.active or user.alert_mode == AlertMode.OFF or not _deliverable(user):
+        return False
+    principal = load_principal(session, user)
+    events = [e for e in events if e.company_id in companies and authorize(
+        principal, Action.READ, Resource(e.company_id, companies[e.company_id].is_active,
+                                         None, e.folder or None))]
+    if not events:
+        return False
+    cabinet = session.get(Cabinet, 1)
     depositors = dict(session.execute(select(User.id, User.display_name).where(
         User.id.in_({e.actor_id for e in events if e.actor_id}))).all())
     mail = compose_alert(cabinet, user, [
@@ -140,9 +152,7 @@ def _mail_pending(session: Session, user: User, events: list[Event], base_url: s
                     e.at, e.node_id) for e in events if e.company_id in companies], base_url)
     session.add(OutboxMessage(recipient=user.email, recipient_id=user.id, subject=mail.subject,
                               text_body=mail.text, html_body=mail.html))
-    session.execute(delete(PendingAlert).where(
-        PendingAlert.recipient_id == user.id,
-        PendingAlert.event_id.in_([e.id for e in events])))
+    return True
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from acl.db import utcnow
+from acl.db import as_utc, utcnow
 from acl.documents.tree import standard_folders
 from acl.errors import InvalidInput, NotFound, PermissionDenied
 from acl.events.models import AlertMode
@@ -20,6 +20,7 @@ from acl.rights.models import AuthFailure, Habilitation, Level, Role, Service, S
 from acl.rights.passwords import PasswordHasher, generate_password
 from acl.rights.policy import Principal, reaches
 from acl.rights.principals import load_principal
+from config import dates
 from config.settings import SecuritySettings
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
@@ -241,37 +242,46 @@ class SignIn:
     user: User | None
     reason: str = ""
     delay: float = 0.0  # seconds the edge holds the answer back
-    locked_until: datetime | None = None
+    locked_until: datetime | None = None  # the login is locked: refused, right password or not
+
+    @property
+    def throttled(self) -> bool:
+        return self.locked_until is not None
+
+
+BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect (ou compte désactivé)."
+LOCKED = "Trop d'essais infructueux pour cet identifiant : connexion bloquée jusqu'à {}."
 
 
 def authenticate(session: Session, hasher: PasswordHasher, login: str, password: str,
                  address: str, now: datetime | None = None) -> SignIn:
-    """Check credentials with throttling; the caller commits (counters are written)."""
+    """Check credentials with throttling; the caller commits (counters are written).
+
+    A locked login is refused, right password or not (the account's guard against guessing).
+    An address is only slowed down: its failures delay the answers to its failures, never a
+    right password. A disabled account answers as a wrong password: the answer must not
+    confirm a password that someone guessed."""
     now = now or utcnow()
     policy: SecuritySettings = hasher.security
-    keys = [throttle.login_key(login), throttle.address_key(address)]
-    rows = {key: session.get(AuthFailure, key) for key in keys}
-    counters = [_counter(r) for r in rows.values() if r is not None]
-    locked = throttle.locked_until(counters, now)
+    login_key, address_key = throttle.login_key(login), throttle.address_key(address)
+    rows = {key: session.get(AuthFailure, key) for key in (login_key, address_key)}
+    login_row = rows[login_key]
+    locked = throttle.locked_until([_counter(login_row)] if login_row else [], now)
     if locked is not None:
-        return SignIn(None, "Trop d'essais infructueux : connexion bloquée pour un moment.",
-                      locked_until=locked)
+        return SignIn(None, LOCKED.format(dates.paris_clock(locked)), locked_until=locked)
     user = session.scalars(
         select(User).where(User.login == normalize_login(login))).one_or_none()
     ok, new_hash = hasher.verify(password, user.password_hash if user else None)
-    if ok and user is not None:
-        if not user.active:
-            return SignIn(None, "Ce compte est désactivé.")
+    if ok and user is not None and user.active:
         if new_hash:
             user.password_hash = new_hash
-        if rows[keys[0]] is not None:
-            session.delete(rows[keys[0]])
+        if login_row is not None:
+            session.delete(login_row)
         return SignIn(user)
-    worst = 0
-    locked = None
-    for key in keys:
-        row = rows[key]
-        counter = throttle.after_failure(_counter(row) if row else None, now, policy)
+    worst, locked = 0, None
+    for key, row in rows.items():
+        counter = throttle.after_failure(_counter(row) if row else None, now, policy,
+                                         may_lock=key == login_key)
         if row is None:
             row = AuthFailure(key=key)
             session.add(row)
@@ -280,8 +290,35 @@ def authenticate(session: Session, hasher: PasswordHasher, login: str, password:
         row.locked_until = counter.locked_until
         worst = max(worst, counter.failures)
         locked = locked or counter.locked_until
-    return SignIn(None, "Identifiant ou mot de passe incorrect.",
+    return SignIn(None, LOCKED.format(dates.paris_clock(locked)) if locked else BAD_CREDENTIALS,
                   delay=throttle.delay_for(worst, policy), locked_until=locked)
+
+
+def sign_in_locks(session: Session, principal: Principal, now: datetime | None = None
+                  ) -> list[tuple[User, datetime]]:
+    """The accounts the principal administers whose sign-in is locked now, and until when."""
+    now = now or utcnow()
+    rows = session.scalars(select(AuthFailure).where(
+        AuthFailure.key.like("login:%"), AuthFailure.locked_until > now))
+    locked = {row.key: as_utc(row.locked_until) for row in rows}
+    users = visible_users(session, principal)
+    return [(user, locked[throttle.login_key(user.login)]) for user in users
+            if throttle.login_key(user.login) in locked
+            and delegation.may_manage_user(principal, load_principal(session, user))]
+
+
+def unlock(session: Session, ctx: Context, user: User) -> bool:
+    """Lift the sign-in lock of an account (and forget its failures); audited. False: it was
+    not locked."""
+    target = load_principal(session, user)
+    require(delegation.may_manage_user(ctx.principal, target), action="user.unlock",
+            target=user.login, company_id=user.company_id)
+    row = session.get(AuthFailure, throttle.login_key(user.login))
+    if row is None:
+        return False
+    session.delete(row)
+    record(session, ctx, "user.unlock", user.login, company_id=user.company_id)
+    return True
 
 
 def _counter(row: AuthFailure) -> throttle.Counter:

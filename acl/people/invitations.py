@@ -59,7 +59,8 @@ def find_valid(session: Session, token: str, now: datetime | None = None) -> Inv
     now = now or utcnow()
     invitation = session.scalars(select(Invitation).where(
         Invitation.token_hash == _hash(token))).one_or_none()
-    if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
+    if invitation is None or invitation.used_at is not None or invitation.expires_at <= now \
+            or not session.get(User, invitation.user_id).active:  # a disabled account
         raise NotFound("Ce lien d'invitation n'est plus valable : demandez-en un nouveau.")
     return invitation
 

@@ -31,9 +31,23 @@ def _deny(reason: str) -> Decision:
     return Decision(False, reason)
 
 
-def may_create_user(actor: Principal, role: Role, company_id: int | None) -> Decision:
+DISCONNECTED = ("Le compte de votre entreprise est déconnecté par le cabinet : son "
+                "administration est suspendue.")
+
+
+def _closed(actor: Principal) -> Decision | None:
+    """Why the actor administers nobody now: a disabled account, or a company side account
+    of a disconnected company (closed to its users, administration included)."""
     if not actor.active:
         return _deny("Votre compte est désactivé.")
+    if actor.side == Side.COMPANY and not actor.company_active:
+        return _deny(DISCONNECTED)
+    return None
+
+
+def may_create_user(actor: Principal, role: Role, company_id: int | None) -> Decision:
+    if (closed := _closed(actor)) is not None:
+        return closed
     if role == Role.CORRESPONDANT:
         return _deny("Le correspondant est créé à l'installation ; il n'y en a qu'un.")
     if role == Role.INTERLOCUTEUR:
@@ -73,15 +87,24 @@ def may_edit_company(actor: Principal, company_id: int) -> Decision:
 
 
 def may_manage_user(actor: Principal, target: Principal) -> Decision:
-    """Disable, reset the password of, or grant rights to `target`."""
-    if not actor.active:
-        return _deny("Votre compte est désactivé.")
+    """Disable, reset the password of, or grant rights to `target` (loaded with its
+    portfolios: an associé's reach over an assistant depends on them)."""
+    if (closed := _closed(actor)) is not None:
+        return closed
     if actor.user_id == target.user_id:
         return _deny("Vous ne pouvez pas administrer votre propre compte.")
     if actor.role == Role.CORRESPONDANT:
         return ALLOW
     if actor.role == Role.ASSOCIE:
         if target.role == Role.ASSISTANT:
+            # His own assistants: they share a portfolio with him (or are in none yet), and
+            # reach no company he does not: taking over another's assistant would open
+            # companies outside his portfolios.
+            if not target.portfolio_company_ids <= actor.portfolio_company_ids:
+                return _deny("Cet assistant travaille aussi sur des entreprises hors de vos "
+                             "portefeuilles : le correspondant l'administre.")
+            if target.portfolio_ids and not target.portfolio_ids & actor.portfolio_ids:
+                return _deny("Cet assistant n'est dans aucun de vos portefeuilles.")
             return ALLOW
         if target.role == Role.INTERLOCUTEUR and target.company_id is not None \
                 and reaches(actor, target.company_id):
@@ -166,6 +189,16 @@ def may_change_portfolio_member(actor: Principal, portfolio_id: int,
         return _deny("Un associé place des assistants dans ses portefeuilles.")
     if portfolio_id not in actor.portfolio_ids:
         return _deny("Ce portefeuille n'est pas l'un des vôtres.")
+    return ALLOW
+
+
+def may_break_locks(actor: Principal, company_id: int) -> Decision:
+    """See and break the WebDAV locks of a company's documents (a client that died with a
+    document open): the firm's correspondant and associés, on the companies they reach."""
+    if not actor.active or actor.role not in (Role.CORRESPONDANT, Role.ASSOCIE):
+        return _deny("Seuls le correspondant et les associés lèvent les verrous des documents.")
+    if not reaches(actor, company_id):
+        return _deny("Entreprise introuvable.")
     return ALLOW
 
 

@@ -116,6 +116,17 @@ class AuthFailure(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class WebSession(Base):
+    """A signed-in browser: its cookie holds a random key whose hash is the row's id, so
+    that signing out ends the session on the server, whatever copy of the cookie remains."""
+
+    __tablename__ = "web_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the key
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class Generation(Base):
     """A counter bumped by every administrative act: caches of rights compare it."""
 

@@ -46,6 +46,7 @@ class Principal:
     role: Role
     active: bool = True
     company_id: int | None = None  # company side only
+    company_active: bool = True  # company side: whether its company is connected
     portfolio_ids: frozenset[int] = frozenset()
     portfolio_company_ids: frozenset[int] = frozenset()
     folder_levels: Mapping[tuple[int, str], Level] = field(default_factory=dict)

@@ -1,39 +1,58 @@
-"""Load a `Principal` (a user with all their rights) in three indexed queries."""
+"""Load `Principal`s (users with all their rights): three indexed queries for one user or for
+a whole list of them (an administration page shows what may be done to each account)."""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from acl.people.models import User, portfolio_company, portfolio_member
+from acl.people.models import Company, CompanyStatus, User, portfolio_company, portfolio_member
 from acl.rights.models import Habilitation, Level, Role, Service, ServiceGrant
 from acl.rights.policy import Principal
 
 
 def load_principal(session: Session, user: User) -> Principal:
-    memberships = session.execute(
-        select(portfolio_member.c.portfolio_id, portfolio_company.c.company_id)
-        .select_from(portfolio_member)
-        .outerjoin(portfolio_company,
-                   portfolio_company.c.portfolio_id == portfolio_member.c.portfolio_id)
-        .where(portfolio_member.c.user_id == user.id)
-    ).all()
-    levels = session.execute(
-        select(Habilitation.company_id, Habilitation.folder, Habilitation.level)
-        .where(Habilitation.user_id == user.id)
-    ).all()
-    services = session.execute(
-        select(ServiceGrant.company_id, ServiceGrant.service, ServiceGrant.granted)
-        .where(ServiceGrant.user_id == user.id)
-    ).all()
-    return Principal(
+    return load_principals(session, [user])[user.id]
+
+
+def load_principals(session: Session, users: Sequence[User]) -> dict[int, Principal]:
+    """The principal of each user, by user id."""
+    ids = [user.id for user in users]
+    memberships: defaultdict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for user_id, portfolio_id, company_id in session.execute(
+            select(portfolio_member.c.user_id, portfolio_member.c.portfolio_id,
+                   portfolio_company.c.company_id)
+            .select_from(portfolio_member)
+            .outerjoin(portfolio_company,
+                       portfolio_company.c.portfolio_id == portfolio_member.c.portfolio_id)
+            .where(portfolio_member.c.user_id.in_(ids))):
+        memberships[user_id].append((portfolio_id, company_id))
+    levels: defaultdict[int, dict] = defaultdict(dict)
+    for user_id, company_id, folder, level in session.execute(
+            select(Habilitation.user_id, Habilitation.company_id, Habilitation.folder,
+                   Habilitation.level).where(Habilitation.user_id.in_(ids))):
+        levels[user_id][(company_id, folder)] = Level(level)
+    services: defaultdict[int, dict] = defaultdict(dict)
+    for user_id, company_id, service, granted in session.execute(
+            select(ServiceGrant.user_id, ServiceGrant.company_id, ServiceGrant.service,
+                   ServiceGrant.granted).where(ServiceGrant.user_id.in_(ids))):
+        services[user_id][(company_id, Service(service))] = granted
+    companies = {user.company_id for user in users if user.company_id is not None}
+    connected = set(session.scalars(select(Company.id).where(
+        Company.id.in_(companies), Company.status == CompanyStatus.ACTIVE.value))) \
+        if companies else set()
+    return {user.id: Principal(
         user_id=user.id,
         login=user.login,
         role=Role(user.role),
         active=user.active,
         company_id=user.company_id,
-        portfolio_ids=frozenset(p for p, _ in memberships),
-        portfolio_company_ids=frozenset(c for _, c in memberships if c is not None),
-        folder_levels={(c, f): Level(lv) for c, f, lv in levels},
-        services={(c, Service(s)): g for c, s, g in services},
-    )
+        company_active=user.company_id is None or user.company_id in connected,
+        portfolio_ids=frozenset(p for p, _ in memberships[user.id]),
+        portfolio_company_ids=frozenset(c for _, c in memberships[user.id] if c is not None),
+        folder_levels=levels[user.id],
+        services=services[user.id],
+    ) for user in users}

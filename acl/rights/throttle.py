@@ -1,12 +1,17 @@
-"""Slow down, then lock, repeated failed sign-ins — per login and per address.
+"""Slow down, then lock, repeated failed sign-ins: per login, slowed then locked (the
+account's guard against guessing); per address, slowed only. An address is never locked:
+behind a firm's HTTPS proxy every user shares one, and ten wrong passwords by one person must
+not lock the whole firm out, nor refuse anybody's right password.
 
-`assess` and `after_failure` are pure; `acl.people.accounts.authenticate` stores the counters in the
-`auth_failure` table so that every server process sees the same ones.
+`after_failure` and `delay_for` are pure; `acl.people.accounts.authenticate` stores the
+counters in the `auth_failure` table so that every server process sees the same ones.
+`client_address` tells whose address a request is, through the proxies the firm trusts.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,10 +54,12 @@ def locked_until(counters: list[Counter], now: datetime) -> datetime | None:
     return max(ends) if ends else None
 
 
-def after_failure(counter: Counter | None, now: datetime, policy: SecuritySettings) -> Counter:
+def after_failure(counter: Counter | None, now: datetime, policy: SecuritySettings, *,
+                  may_lock: bool = True) -> Counter:
+    """The counter after one more failure; `may_lock` false for an address (slowed only)."""
     failures = 1 if counter is None or is_stale(counter, now, policy) else counter.failures + 1
     lock = None
-    if failures >= policy.failures_before_lockout:
+    if may_lock and failures >= policy.failures_before_lockout:
         lock = now + timedelta(minutes=policy.lockout_minutes)
     return Counter(failures=failures, last_failure_at=now, locked_until=lock)
 
@@ -63,3 +70,18 @@ def delay_for(failures: int, policy: SecuritySettings) -> float:
     if extra < 0:
         return 0.0
     return min(policy.failure_delay_seconds * 2 ** extra, MAX_DELAY_SECONDS)
+
+
+def client_address(peer: str, forwarded_for: str, trusted: Iterable[str]) -> str:
+    """The client's address: `peer` (the TCP peer), unless it is a proxy the firm trusts
+    (`[server] trusted_proxies`): then the last address of X-Forwarded-For that is not one of
+    those proxies (each proxy appends the address it received from; the ones before it are
+    whatever the client wrote)."""
+    trusted = set(trusted)
+    if peer not in trusted or not forwarded_for:
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop[:100]
+    return peer

@@ -1,6 +1,6 @@
 """The administration pages, by area: one module each over the blueprint of `base`."""
 
-from invoicing_web.admin import audit, companies, imports, portfolios, rights, users
+from invoicing_web.admin import audit, companies, imports, locks, portfolios, rights, users
 from invoicing_web.admin.base import bp
 
-__all__ = ["audit", "bp", "companies", "imports", "portfolios", "rights", "users"]
+__all__ = ["audit", "bp", "companies", "imports", "locks", "portfolios", "rights", "users"]

@@ -28,7 +28,6 @@ from flask import (
 )
 
 from acl.errors import Refused
-from acl.people.models import User
 from acl.rights import delegation
 from acl.rights.models import Level, Role, Side
 from acl.rights.policy import Principal
@@ -70,16 +69,17 @@ class Sections:
     rights: bool
     portfolios: bool
     audit: bool
+    locks: bool
 
     @property
     def any(self) -> bool:
         return any((self.companies, self.import_file, self.users, self.rights,
-                    self.portfolios, self.audit))
+                    self.portfolios, self.audit, self.locks))
 
 
 def sections(p: Principal | None) -> Sections:
     if p is None:
-        return Sections(False, False, False, False, False, False, False)
+        return Sections(False, False, False, False, False, False, False, False)
     outside, inside = company_portfolio_choices(p)
     create_company = outside or bool(inside)
     roles = creatable_roles(p)
@@ -96,7 +96,8 @@ def sections(p: Principal | None) -> Sections:
         users=manages or bool(roles),
         rights=manages,
         portfolios=composes,
-        audit=bool(delegation.may_read_audit(p)))
+        audit=bool(delegation.may_read_audit(p)),
+        locks=p.role in (Role.CORRESPONDANT, Role.ASSOCIE) and p.active)
 
 
 SECTION_REFUSALS = {
@@ -106,6 +107,7 @@ SECTION_REFUSALS = {
     "users": "Votre compte n'administre aucun compte.",
     "rights": "Votre compte n'accorde de droits à personne.",
     "portfolios": "Seuls le correspondant et les associés composent les portefeuilles.",
+    "locks": "Seuls le correspondant et les associés lèvent les verrous des documents.",
 }
 
 
@@ -134,13 +136,6 @@ def admin_navigation() -> dict:
 def admin_context() -> dict:
     return {"sections": sections(g.get("principal")), "role_label": role_label,
             "level_labels": [level.label for level in Level]}
-
-
-@bp.errorhandler(Refused)
-def refused(exc: Refused):
-    """A refusal no view turned into a form error: its sentence, with its status."""
-    message = exc.reason or ("Page introuvable." if exc.status == 404 else "Refusé.")
-    return render_template("error.html", message=message, code=exc.status), exc.status
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -223,11 +218,3 @@ def index():
     if not sections(g.principal).any:
         abort(403, description="Votre compte n'a accès à aucune fonction d'administration.")
     return render_template("admin/index.html")
-
-
-
-def _as_target(user: User) -> Principal:
-    """Who the account is, for `may_manage_user` (which reads the role and the company,
-    not the account's rights): buttons are shown from it, the service decides."""
-    return Principal(user_id=user.id, login=user.login, role=Role(user.role),
-                     active=user.active, company_id=user.company_id)

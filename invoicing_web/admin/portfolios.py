@@ -20,9 +20,9 @@ from acl.people.models import Portfolio
 from acl.rights import delegation
 from acl.rights.audit import admin_transaction
 from acl.rights.models import Side
+from acl.rights.principals import load_principals
 from invoicing_web.admin.base import (
     SECTION_REFUSALS,
-    _as_target,
     _refuse_page,
     _show_refusal,
     bp,
@@ -83,11 +83,12 @@ def _render_portfolio(portfolio: Portfolio, error: str = "", status: int = 200):
     removable_companies = {c.id for c in portfolio.companies
                            if delegation.may_change_portfolio_company(p, portfolio.id, c.id)}
     people = [u for u in accounts.visible_users(session, p) if u.side == Side.CABINET.value]
+    targets = load_principals(session, [*people, *portfolio.members])
     addable_members = [u for u in people if u not in portfolio.members and u.active
                        and delegation.may_change_portfolio_member(p, portfolio.id,
-                                                                  _as_target(u))]
+                                                                  targets[u.id])]
     removable_members = {u.id for u in portfolio.members if delegation.may_change_portfolio_member(
-        p, portfolio.id, _as_target(u))}
+        p, portfolio.id, targets[u.id])}
     return render_template(
         "admin/portfolio.html", portfolio=portfolio, error=error,
         addable_companies=addable_companies, removable_companies=removable_companies,

@@ -24,8 +24,8 @@ from acl.rights import delegation
 from acl.rights.audit import admin_transaction
 from acl.rights.models import Role, Side
 from acl.rights.policy import Principal
+from acl.rights.principals import load_principals
 from invoicing_web.admin.base import (
-    _as_target,
     _base_url,
     _private,
     _refuse_page,
@@ -36,7 +36,7 @@ from invoicing_web.admin.base import (
     role_label,
     sections,
 )
-from invoicing_web.forms import Form, parse_id
+from invoicing_web.forms import Form, local_url, parse_id
 from invoicing_web.security import context, db_session, login_required, services
 
 # --- users --------------------------------------------------------------------------------
@@ -53,10 +53,13 @@ def _render_users(error: str = "", status: int = 200):
         people = [u for u in people if u.company_id == company_id]
     pending = set(session.scalars(select(Invitation.user_id).where(
         Invitation.used_at.is_(None), Invitation.expires_at > utcnow())))
+    targets = load_principals(session, people)
+    locked = {user.id: until for user, until in accounts.sign_in_locks(session, p)}
     return render_template(
         "admin/users.html", users=people, companies=reachable, company_id=company_id,
-        manageable={u.id for u in people if delegation.may_manage_user(p, _as_target(u))},
-        pending=pending, error=error, may_create=bool(creatable_roles(p))), status
+        manageable={u.id for u in people if delegation.may_manage_user(p, targets[u.id])},
+        pending=pending, locked=locked, error=error,
+        may_create=bool(creatable_roles(p))), status
 
 
 @bp.get("/utilisateurs")
@@ -146,9 +149,7 @@ def _user_act(login: str, act: Callable[..., object], done: Callable[[User, obje
     if not isinstance(outcome, str):
         return outcome
     flash(outcome, "info")
-    back = request.form.get("back", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//")
-                    else url_for(".users_list"))
+    return redirect(local_url(request.form.get("back")) or url_for(".users_list"))
 
 
 @bp.post("/utilisateurs/<login>/etat")
@@ -158,6 +159,16 @@ def user_state(login: str):
     return _user_act(
         login, lambda tx, ctx, user: accounts.set_active(tx, ctx, user, active),
         lambda user, _: f"Compte « {user.login} » {'réactivé' if active else 'désactivé'}.")
+
+
+@bp.post("/utilisateurs/<login>/debloquer")
+@login_required
+def user_unlock(login: str):
+    """Lift the lock put on a login after too many wrong passwords (audited)."""
+    return _user_act(
+        login, lambda tx, ctx, user: accounts.unlock(tx, ctx, user),
+        lambda user, lifted: f"Connexion de « {user.login} » débloquée." if lifted
+        else f"La connexion de « {user.login} » n'était pas bloquée.")
 
 
 @bp.post("/utilisateurs/<login>/mot-de-passe")

@@ -1,16 +1,17 @@
-"""`liasse document move|copy`, `liasse trash list|restore|purge` and `liasse fsck`."""
+"""`liasse document move|copy`, `liasse lock list|break`, `liasse trash list|restore|purge`
+and `liasse fsck`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from acl.db import utcnow
-from acl.documents import browsing, integrity, operations, store
+from acl.documents import browsing, integrity, locks, operations, store
 from acl.errors import NotFound
 from acl.people.companies import find_company, visible_companies
 from acl.people.models import User
@@ -36,6 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         action.add_argument("destination", metavar="DESTINATION", help="chemin du dossier")
         action.add_argument("--name", metavar="NOM", help="nouveau nom (défaut : le même)")
         action.set_defaults(handler=handler)
+
+    lock = sub.add_parser("lock", help="verrous WebDAV des documents",
+                          description="Un logiciel qui ouvre un document sur le lecteur le "
+                                      "verrouille ; s'il s'arrête sans le rendre, le verrou "
+                                      "dure jusqu'à son expiration ([drive] lock_max_seconds). "
+                                      "Le correspondant et les associés peuvent le lever.")
+    lsub = lock.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lsub.add_parser("list", help="liste les verrous").set_defaults(handler=list_locks)
+    lift = lsub.add_parser("break", help="lève un verrou")
+    lift.add_argument("target", metavar="CHEMIN",
+                      help="chemin verrouillé, tel que « liasse lock list » l'affiche")
+    lift.set_defaults(handler=break_lock)
 
     trash = sub.add_parser("trash", help="corbeille des documents supprimés",
                            description="Les documents supprimés restent dans la corbeille "
@@ -90,6 +103,32 @@ def _transfer(rt: Runtime, args: argparse.Namespace, act, done: str) -> int:
         result = act(tx, ctx.principal, source, destination, args.name or source.node.name)
         path = result.path
     print(f"{done} : {source.path} → {path}")
+    return 0
+
+
+def list_locks(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+        rows = [[info.path, info.principal,
+                 "exclusif" if info.scope == "exclusive" else "partagé",
+                 "dossier et contenu" if info.depth == "infinity" else "lui seul",
+                 datetime.fromtimestamp(info.expire, PARIS).strftime("%d/%m/%Y %H:%M")]
+                for info, _ in locks.visible(s, ctx.principal)]
+    print_table(["Chemin", "Par", "Portée", "Profondeur", "Expire le"], rows)
+    return 0
+
+
+def break_lock(rt: Runtime, args: argparse.Namespace) -> int:
+    """Every lock on that path (a shared lock may have several holders)."""
+    target = args.target.strip().strip("/")
+    with rt.admin() as (s, ctx):
+        found = [info for info, _ in locks.visible(s, ctx.principal) if info.path == target]
+        if not found:
+            raise NotFound(f"Aucun verrou sur « {target} ».")
+        for info in found:
+            locks.break_lock(s, ctx, info.token)
+    for info in found:
+        print(f"Verrou de {info.principal} levé : {info.path}")
     return 0
 
 

@@ -12,6 +12,7 @@ from acl.rights.audit import admin_transaction
 from acl.rights.models import Level, Role, Service
 from acl.rights.policy import Action, Resource, authorize, folder_level
 from acl.rights.principals import load_principal
+from config import dates
 from liasse.cli.runtime import Runtime, print_table, read_password
 
 ROLE_NAMES = {r.value: r for r in Role} | {"associe": Role.ASSOCIE}
@@ -64,6 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         cmd = usub.add_parser(name, help=f"{text} un compte")
         cmd.add_argument("login")
         cmd.set_defaults(handler=set_active, active=active)
+
+    locked = usub.add_parser("locked", help="comptes dont la connexion est bloquée",
+                             description="Après trop d'essais de mot de passe infructueux, "
+                                         "la connexion d'un compte est bloquée un moment.")
+    locked.set_defaults(handler=list_locked)
+    unlock = usub.add_parser("unlock", help="lève le blocage de connexion d'un compte")
+    unlock.add_argument("login")
+    unlock.set_defaults(handler=unlock_user)
 
     alerts = usub.add_parser(
         "alerts", help="alertes de dépôt par e-mail d'un compte",
@@ -170,6 +179,25 @@ def set_active(rt: Runtime, args: argparse.Namespace) -> int:
         user = accounts.find_user(s, args.login)
         accounts.set_active(s, ctx, user, args.active)
     print(f"Compte « {user.login} » {'réactivé' if args.active else 'désactivé'}.")
+    return 0
+
+
+def list_locked(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+        rows = [[user.login, user.display_name, f"{dates.paris_day(until)} "
+                 f"{dates.paris_clock(until)}"]
+                for user, until in accounts.sign_in_locks(s, ctx.principal)]
+    print_table(["Identifiant", "Nom", "Bloqué jusqu'au"], rows)
+    return 0
+
+
+def unlock_user(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.admin() as (s, ctx):
+        user = accounts.find_visible_user(s, ctx.principal, args.login)
+        lifted = accounts.unlock(s, ctx, user)
+    print(f"Connexion de « {user.login} » débloquée." if lifted
+          else f"La connexion de « {user.login} » n'était pas bloquée.")
     return 0
 
 

@@ -22,8 +22,8 @@ from support.world import BACKENDS, DEMO_PASSWORD, demo_world
 
 from acl.documents import store
 from acl.documents.blobs import BlobStore
+from acl.documents.limits import Limits
 from acl.documents.models import Node
-from acl.documents.operations import Limits
 from acl.documents.tree import add_document
 from acl.people import accounts, companies
 from acl.people.models import Company, User

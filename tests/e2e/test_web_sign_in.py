@@ -26,7 +26,8 @@ def test_wrong_password_is_refused_with_a_sentence(live_server, browser_page):
     page.get_by_label("Identifiant").fill("expert")
     page.get_by_label("Mot de passe").fill("pas le bon mot de passe")
     page.get_by_role("button", name="Se connecter").click()
-    assert page.get_by_role("alert").inner_text() == "Identifiant ou mot de passe incorrect."
+    assert page.get_by_role("alert").inner_text() == \
+        "Identifiant ou mot de passe incorrect (ou compte désactivé)."
     assert page.get_by_label("Identifiant").input_value() == "expert"  # kept as typed
 
 

@@ -136,6 +136,31 @@ def test_no_alert_about_a_folder_the_recipient_cannot_read(deposit, worker, demo
                    if m.recipient == "assistant@demo.invalid")
 
 
+def test_a_digest_is_decided_again_when_it_is_sent(deposit, worker, demo, ctx_of):
+    """Issue 15, item 13: rights lost during the quiet delay are lost for the digest too."""
+    deposit("martin", BAKERY, "Juridique", "Statuts modifiés.pdf")
+    deposit("martin", BAKERY, "Achats", "Facture ordinaire.pdf")
+    worker.tick(utcnow())  # queued for the assistant (Juridique and Achats readable then)
+    with demo.transaction() as s:
+        bakery = s.scalars(select(Company).where(Company.name == BAKERY)).one()
+        accounts.grant(s, ctx_of("associe", s), find_user(s, "assistant"), bakery,
+                       "Juridique", Level.parse("aucun"))
+    worker.tick(utcnow() + QUIET + timedelta(seconds=1))
+    to_assistant = [m for m in outbox(demo) if m.recipient == "assistant@demo.invalid"]
+    assert len(to_assistant) == 1
+    assert "Facture ordinaire" in to_assistant[0].text_body
+    assert "Statuts" not in to_assistant[0].text_body + to_assistant[0].html_body
+
+    deposit("martin", BAKERY, "Achats", "Autre facture.pdf")
+    worker.tick(utcnow())
+    with demo.transaction() as s:  # disabled meanwhile: no mail at all
+        accounts.set_active(s, ctx_of("associe", s), find_user(s, "assistant"), False)
+    worker.tick(utcnow() + 2 * QUIET)
+    assert len([m for m in outbox(demo) if m.recipient == "assistant@demo.invalid"]) == 1
+    with demo.session() as s:
+        assert s.scalar(select(func.count()).select_from(PendingAlert)) == 0
+
+
 # --- grouping ---------------------------------------------------------------------------------
 
 def test_a_burst_of_fifty_deposits_gives_one_mail_per_recipient(deposit, worker, demo):

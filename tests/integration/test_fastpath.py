@@ -197,10 +197,14 @@ def test_once_unlocked_a_document_takes_uploads_again(drive):
     assert drive("PUT", DOC, b"%PDF-1.4 after", user="expert")[0].startswith("204")
     drive.app.app = wsgidav
     folder = DOC.rsplit("/", 1)[0]
-    assert drive("LOCK", folder, LOCK, user="secretaire", depth="infinity")[0] \
+    below = f"{folder}/Lot"  # a standard folder is never locked (issue 15): a folder below
+    assert drive("MKCOL", below, user="secretaire")[0].startswith("201")
+    assert drive("PUT", f"{below}/doc.pdf", b"%PDF", user="secretaire")[0].startswith("201")
+    assert drive("LOCK", below, LOCK, user="secretaire", depth="infinity")[0] \
         .startswith("200")
-    assert drive("PUT", DOC, b"%PDF-1.4 again", user="expert")[0].startswith("423")
-    assert drive("GET", DOC, user="expert")[1] == b"%PDF-1.4 after"
+    assert drive("PUT", f"{below}/doc.pdf", b"%PDF-1.4 again", user="expert")[0] \
+        .startswith("423")
+    assert drive("GET", f"{below}/doc.pdf", user="expert")[1] == b"%PDF"
 
 
 def test_a_lock_kept_over_a_restart_still_stops_other_writers(drive, demo, settings, hasher,

@@ -203,14 +203,23 @@ def test_company_form_errors_next_to_their_field(demo, as_user, change, name, me
         assert s.scalars(select(Company).where(Company.siren == NEW_SIREN)).first() is None
 
 
-def test_associe_creates_in_his_portfolio_only(demo, as_user):
+def not_his_portfolio(demo, ctx_of) -> int:
+    """A portfolio of the firm that the associé is no member of."""
+    from acl.people import portfolios
+
+    with demo.transaction() as s:
+        return portfolios.create_portfolio(s, ctx_of("expert", s), "Garages du Sud").id
+
+
+def test_associe_creates_in_his_portfolio_only(demo, as_user, ctx_of):
     associe = as_user("associe")
+    theirs = not_his_portfolio(demo, ctx_of)
     with demo.session() as s:
         ids = {p.name: p.id for p in s.scalars(select(Portfolio))}
     page = associe.get(f"{ADMIN}/entreprises/nouvelle").get_data(as_text=True)
-    assert "Commerces de bouche" not in page  # not one of his
+    assert "Garages du Sud" not in page  # not one of his
     refused = associe.post(f"{ADMIN}/entreprises/nouvelle",
-                           {**COMPANY_FORM, "portfolio": str(ids["Commerces de bouche"])})
+                           {**COMPANY_FORM, "portfolio": str(theirs)})
     assert refused.status_code == 403
     assert "Ce portefeuille n'est pas l'un des vôtres." in text(refused)
     assert input_value(refused, "name") == "Menuiserie Bernard"
@@ -729,17 +738,18 @@ def test_portfolios_create_compose_delete(demo, as_user):
     assert expert.get(url).status_code == 404
 
 
-def test_associe_composes_his_portfolios_only(demo, as_user):
+def test_associe_composes_his_portfolios_only(demo, as_user, ctx_of):
     associe = as_user("associe")
+    theirs = not_his_portfolio(demo, ctx_of)
     with demo.session() as s:
         ids = {p.name: p.id for p in s.scalars(select(Portfolio))}
     page = text(associe.get(f"{ADMIN}/portefeuilles"))
-    assert "Tous les clients" in page and "Commerces de bouche" not in page
+    assert "Tous les clients" in page and "Garages du Sud" not in page
     assert "Nouveau portefeuille" not in page
     refused = associe.post(f"{ADMIN}/portefeuilles", {"name": "Le mien"})
     assert refused.status_code == 403
     assert "Seul le correspondant crée et supprime les portefeuilles." in text(refused)
-    assert associe.get(f"{ADMIN}/portefeuilles/{ids['Commerces de bouche']}").status_code == 404
+    assert associe.get(f"{ADMIN}/portefeuilles/{theirs}").status_code == 404
     himself = associe.post(f"{ADMIN}/portefeuilles/{ids['Tous les clients']}/membres",
                            {"login": "associe", "present": "1"})
     assert himself.status_code == 403
@@ -806,7 +816,7 @@ def test_index_links_to_the_sections_the_user_may_use(as_user):
 
     assert links("expert") == [f"{ADMIN}/{p}" for p in ("entreprises", "import", "utilisateurs",
                                                         "habilitations", "portefeuilles",
-                                                        "journal")]
+                                                        "verrous", "journal")]
     assert links("associe") == links("expert")
     assert links("martin") == [f"{ADMIN}/{p}" for p in ("import", "utilisateurs",
                                                         "habilitations")]

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from acl.db import Database
 from acl.documents import browsing, operations, store
 from acl.documents.blobs import BlobStore
-from acl.documents.operations import Limits
+from acl.documents.limits import Limits
 from acl.errors import NotFound, Refused
 from acl.people.models import Company, User
 from acl.rights.principals import load_principal
@@ -161,15 +161,20 @@ class WebDav:
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class _Browser:
+class Browser:
     """A signed-in browser session over http.client: its cookie and its CSRF token (a
     connection per request, as for `WebDav`)."""
 
-    def __init__(self, base_url: str, login: str, password: str) -> None:
+    def __init__(self, base_url: str, login: str | None, password: str = "") -> None:
+        """Signed in as `login` (None: a browser that has not signed in)."""
         parts = urlsplit(base_url)
         self.address = (parts.hostname, parts.port)
         self.cookie = ""
+        self.headers = None
         token = CSRF.search(self.get("/connexion")[1]).group(1)
+        if login is None:
+            self.token = token
+            return
         status, _ = self.post("/connexion", {"login": login, "password": password,
                                              "csrf_token": token})
         assert status == 302, f"{login} could not sign in ({status})"
@@ -184,6 +189,7 @@ class _Browser:
         try:
             connection.request(method, url, body=body, headers=headers)
             response = connection.getresponse()
+            self.headers = response.headers  # of the last answer
             for name, value in response.getheaders():
                 if name.lower() == "set-cookie":
                     self.cookie = value.split(";", 1)[0]
@@ -194,9 +200,9 @@ class _Browser:
     def get(self, url: str) -> tuple[int, str]:
         return self._send("GET", url)
 
-    def post(self, url: str, fields: dict[str, str],
+    def post(self, url: str, fields: dict[str, str] | None = None,
              file: tuple[str, bytes] | None = None) -> tuple[int, str]:
-        fields = {"csrf_token": getattr(self, "token", ""), **fields}
+        fields = {"csrf_token": getattr(self, "token", ""), **(fields or {})}
         boundary = uuid.uuid4().hex
         parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
                  .encode() for k, v in fields.items()]
@@ -218,11 +224,11 @@ class Web:
 
     def __init__(self, base_url: str, password: str, db: Database) -> None:
         self.base_url, self.password, self.db = base_url, password, db
-        self.browsers: dict[str, _Browser] = {}
+        self.browsers: dict[str, Browser] = {}
 
-    def _browser(self, login: str) -> _Browser:
+    def _browser(self, login: str) -> Browser:
         if login not in self.browsers:
-            self.browsers[login] = _Browser(self.base_url, login, self.password)
+            self.browsers[login] = Browser(self.base_url, login, self.password)
         return self.browsers[login]
 
     def _id(self, path: str) -> int:

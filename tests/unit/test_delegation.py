@@ -24,6 +24,9 @@ NOT_FOUND = "Entreprise introuvable."
 NOT_YOURS = "Ce portefeuille n'est pas l'un des vôtres."
 USER_NOT_IN_COMPANY = "Cet utilisateur n'appartient pas à cette entreprise."
 COMPOSERS_ONLY = "Seuls le correspondant et les associés composent les portefeuilles."
+ASSISTANT_ELSEWHERE = ("Cet assistant travaille aussi sur des entreprises hors de vos "
+                       "portefeuilles : le correspondant l'administre.")
+ASSISTANT_NOT_MINE = "Cet assistant n'est dans aucun de vos portefeuilles."
 
 P = {
     "correspondant": Principal(1, "expert", Role.CORRESPONDANT),
@@ -36,6 +39,18 @@ P = {
     "other_assistant": Principal(5, "assistant2", Role.ASSISTANT,
                                  portfolio_ids=frozenset({THEIRS}),
                                  portfolio_company_ids=frozenset({OTHER})),
+    # In the associé's portfolio, and in another one too (issue 15: taking her over would
+    # open its companies).
+    "shared_assistant": Principal(13, "assistant3", Role.ASSISTANT,
+                                  portfolio_ids=frozenset({MINE, THEIRS}),
+                                  portfolio_company_ids=frozenset({OWN, OTHER})),
+    # In the portfolio of another associé holding only companies of the associé's too.
+    "sibling_assistant": Principal(14, "assistant4", Role.ASSISTANT,
+                                   portfolio_ids=frozenset({THEIRS}),
+                                   portfolio_company_ids=frozenset({OWN})),
+    "new_assistant": Principal(15, "assistant5", Role.ASSISTANT),  # in no portfolio yet
+    "disconnected_interlocuteur": Principal(16, "martin2", Role.INTERLOCUTEUR, company_id=OWN,
+                                            company_active=False),
     "interlocuteur": Principal(6, "martin", Role.INTERLOCUTEUR, company_id=OWN),
     "utilisateur": Principal(7, "secretaire", Role.UTILISATEUR, company_id=OWN,
                              folder_levels={(OWN, "Fiscalité"): Level.READ,
@@ -203,6 +218,12 @@ MANAGE_TABLE = [
     ("correspondant", "interlocuteur", OK),
     ("correspondant", "other_utilisateur", OK),
     ("associe", "assistant", OK),
+    # Issue 15: an associé manages the assistants of his own portfolios who reach no other
+    # company (an associé of Garage Dupont took over Boulangerie Martin's assistant).
+    ("associe", "other_assistant", ASSISTANT_ELSEWHERE),
+    ("associe", "shared_assistant", ASSISTANT_ELSEWHERE),
+    ("associe", "sibling_assistant", ASSISTANT_NOT_MINE),
+    ("associe", "new_assistant", OK),
     ("associe", "interlocuteur", OK),
     ("associe", "other_interlocuteur", ASSOCIE_MANAGES),  # company out of his portfolios
     ("associe", "utilisateur", ASSOCIE_MANAGES),
@@ -213,6 +234,8 @@ MANAGE_TABLE = [
     ("assistant", "associe", manages_nobody(ASST)),
     ("interlocuteur", "utilisateur", OK),
     ("interlocuteur", "second_utilisateur", OK),
+    # Issue 15: a disconnected company's administration is closed to its own people.
+    ("disconnected_interlocuteur", "utilisateur", delegation.DISCONNECTED),
     ("interlocuteur", "other_utilisateur", INTERLOCUTEUR_MANAGES),
     ("interlocuteur", "other_interlocuteur", INTERLOCUTEUR_MANAGES),
     ("interlocuteur", "assistant", INTERLOCUTEUR_MANAGES),
@@ -228,7 +251,8 @@ def test_may_manage_user(actor, target, expected):
 
 @pytest.mark.parametrize("who", list(P))
 def test_nobody_manages_their_own_account(who):
-    check(delegation.may_manage_user(P[who], P[who]), SELF)
+    expected = delegation.DISCONNECTED if not P[who].company_active else SELF
+    check(delegation.may_manage_user(P[who], P[who]), expected)
 
 
 def test_a_disabled_correspondant_manages_nobody():
@@ -267,9 +291,9 @@ GRANT_TABLE = [
     ("correspondant", "other_utilisateur", OTHER, "Social", Level.WRITE, OK),
     # Escalations: an associé acting on a company out of his portfolios, through an assistant
     # of another portfolio; not even to take a right away.
-    ("associe", "other_assistant", OTHER, "Social", Level.WRITE, NOT_FOUND),
-    ("associe", "other_assistant", OTHER, "Social", Level.READ, NOT_FOUND),
-    ("associe", "other_assistant", OTHER, "Social", Level.NONE, NOT_FOUND),
+    ("associe", "other_assistant", OTHER, "Social", Level.WRITE, ASSISTANT_ELSEWHERE),
+    ("associe", "other_assistant", OTHER, "Social", Level.READ, ASSISTANT_ELSEWHERE),
+    ("associe", "other_assistant", OTHER, "Social", Level.NONE, ASSISTANT_ELSEWHERE),
     # Escalations: company users granting (their read on Fiscalité gives them nothing).
     ("utilisateur", "utilisateur", OWN, "Achats", Level.WRITE, SELF),
     ("utilisateur", "utilisateur", OWN, "Fiscalité", Level.WRITE, SELF),
