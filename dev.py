@@ -8,7 +8,8 @@
 `test` also installs the Debian packages the end-to-end tests drive (when run as root, with
 apt-get, idempotently) and, when a PostgreSQL server answers on 127.0.0.1:5432 (CI starts it
 if stopped), creates a throwaway database so that every database test runs on SQLite and on
-PostgreSQL, then drops it. `.ci/run` runs exactly `python3 dev.py test`.
+PostgreSQL, then drops it. It runs one pytest worker per core (pytest-xdist; `-n 0` for a
+single process). `.ci/run` runs exactly `python3 dev.py test`.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ def test(args: list[str]) -> int:
             env["LIASSE_TEST_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{created}"
     try:
         lint = run(BIN / "ruff", "check", ".", cwd=ROOT, check=False)
-        tests = run(PYTHON, "-m", "pytest", *args, cwd=ROOT, env=env, check=False)
+        # One pytest worker per core (pytest-xdist), a test file per worker at a time: the
+        # module-wide servers and worlds of the end-to-end tests stay within one worker.
+        parallel = [] if any(a.startswith(("-n", "--numprocesses")) for a in args) else \
+            ["-n", "auto", "--dist", "loadfile"]
+        tests = run(PYTHON, "-m", "pytest", *parallel, *args, cwd=ROOT, env=env, check=False)
         return tests.returncode or lint.returncode
     finally:
         if created:
