@@ -52,6 +52,8 @@ def open_matrix(page, company: str) -> None:
     if "/habilitations/" not in page.url:
         page.get_by_role("link", name=company).click()
     page.get_by_role("heading", name=f"Habilitations — {company}").wait_for()
+    # The heading can be in the DOM before the stylesheet applies; layout checks need it.
+    page.wait_for_load_state("load")
 
 
 def set_right(page, login: str, folder: str, level: str) -> None:
