@@ -193,6 +193,8 @@ class FoldersSettings:
     tree: tuple[str, ...] = _setting(DEFAULT_TREE, _check_tree)
     subfolders: Mapping[str, tuple[str, ...]] = field(
         default_factory=dict, metadata={"validate": _check_subfolders})
+    # The standard folder where a company's invoices go when it sends them to the firm.
+    sales_folder: str = _setting("Ventes", lambda name: _check_tree((name,)))
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from acl.errors import Refused
 from acl.people.cabinet import get_cabinet
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
-from invoicing_web import admin, auth, dashboard, documents
+from invoicing_web import admin, auth, dashboard, documents, invoicing
 from invoicing_web.forms import IdConverter
+from invoicing_web.invoicing.base import may_invoice
 from invoicing_web.security import (
     Services,
     check_csrf,
@@ -62,20 +63,21 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         except Refused:
             cabinet = None
         return {"cabinet": cabinet, "csrf_token": csrf_token, "current_user": g.get("user"),
-                "url_map_endpoints": app.view_functions}
+                "url_map_endpoints": app.view_functions, "may_invoice": may_invoice}
 
     app.add_template_filter(paris_time, "paris")
 
     app.url_map.converters["int"] = IdConverter  # before the routes that use it
-    for module in (auth, dashboard, documents, admin):
+    for module in (auth, dashboard, documents, admin, invoicing):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         messages = {400: "Requête invalide.", 401: "Connexion requise.",
                     403: "Accès refusé.", 404: "Page introuvable.",
-                    405: "Méthode non permise.", 413: "Envoi trop volumineux."}
-        message = error.description if error.code in (400, 403, 413) and \
+                    405: "Méthode non permise.", 409: "Conflit.",
+                    413: "Envoi trop volumineux."}
+        message = error.description if error.code in (400, 403, 409, 413) and \
             error.description and not error.description.startswith("The ") \
             else messages.get(error.code, "Erreur.")
         return render_template("error.html", message=message, code=error.code), error.code

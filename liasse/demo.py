@@ -5,6 +5,8 @@ Cabinet "Cabinet Démo"; companies "Boulangerie Martin" and "Garage Dupont"; log
 (portfolio with Boulangerie Martin only), `martin` (interlocuteur of Boulangerie Martin),
 `secretaire` (write on Achats, Ventes, Banque, Autres of Boulangerie Martin, nothing else),
 `dupont` (interlocuteur of Garage Dupont); every account has the same password.
+Boulangerie Martin also invoices (`liasse.demo_invoicing`): settings, logo, customers,
+articles, quotes, invoices, a credit note, one invoice sent to the accountant.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from acl.documents.blobs import BlobStore
 from acl.documents.tree import add_document, company_root, live_child
+from acl.events import alerts
 from acl.people import accounts, companies, portfolios
 from acl.people.companies import CompanyInput
 from acl.people.install import install
@@ -28,6 +31,7 @@ from acl.rights.models import Level, Role
 from acl.rights.passwords import PasswordHasher, generate_password
 from acl.rights.principals import load_principal
 from config.settings import Settings
+from liasse import demo_invoicing
 
 CABINET_NAME = "Cabinet Démo"
 
@@ -135,6 +139,8 @@ def create_demo(session: Session, settings: Settings, hasher: PasswordHasher, bl
              _pdf("Facture 2026-0042 — Garage Dupont",
                   ["Révision et pneumatiques", "Total TTC : 684,00 €"]),
              garage.interlocuteur.user)
+    demo_invoicing.create(session, settings, blobs, bakery.company, martin)
+    alerts.consider_alerted(session)  # the demo's past is no news: nobody gets its alerts
     reset_demo_passwords(session, hasher, password)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from acl.db import Database, utcnow
+from acl.documents.blobs import BlobStore
 from acl.documents.store import purge_before
 from acl.events import alerts, outbox
 from config.settings import Settings
@@ -101,6 +102,7 @@ class Worker:
         self._elected = False
         self._next_upkeep: datetime | None = None
         self._said_no_smtp = False
+        self.blobs = BlobStore(settings.data_dir / "blobs")  # the mails' attachments
 
     def start(self) -> None:
         self._thread.start()
@@ -163,7 +165,7 @@ class Worker:
                 log.warning("no SMTP server configured ([smtp] host): mails stay in the "
                             "outbox (liasse outbox list)")
             return
-        outbox.send_due(self.db, self.settings.smtp, now)
+        outbox.send_due(self.db, self.settings.smtp, now, blobs=self.blobs)
 
     def _upkeep(self, now: datetime) -> None:
         cutoff = now - timedelta(days=self.settings.storage.trash_days)

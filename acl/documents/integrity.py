@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from acl.db import Base
 from acl.documents.blobs import CHUNK, DURABLE_WITHIN, BlobStore
 from acl.documents.models import Node, NodeVersion
 from acl.documents.store import location_of
@@ -51,6 +52,15 @@ def referenced_hashes(session: Session) -> dict[str, str]:
             select(NodeVersion.id, NodeVersion.node_id, NodeVersion.sha256)
             .order_by(NodeVersion.id)):
         users.setdefault(sha, []).append(f"version n°{version_id} du document n°{node_id}")
+    # The other blobs a row names (a company's logo, a mail's attachment): every wing marks
+    # such a column with info={"blob": "what it is"}.
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if "blob" in column.info:
+                key = next(iter(table.primary_key.columns))
+                for row_id, sha in session.execute(
+                        select(key, column).where(column.is_not(None)).order_by(key)):
+                    users.setdefault(sha, []).append(f"{column.info['blob']} n°{row_id}")
     return {sha: ", ".join(rows[:NAMED_USERS]) + (
         f" et {len(rows) - NAMED_USERS} autre(s)" if len(rows) > NAMED_USERS else "")
         for sha, rows in users.items()}

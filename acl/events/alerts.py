@@ -70,6 +70,16 @@ def _deliverable(user: User) -> bool:
 DEPOSIT_BATCH = 500
 
 
+def consider_alerted(session: Session) -> None:
+    """Treat every deposit recorded so far as already alerted: the history an installation
+    is created with (the demo's) is no news to anybody."""
+    cursor = session.get(WorkerCursor, CURSOR)
+    if cursor is None:
+        session.add(WorkerCursor(name=CURSOR, last_event_id=last_event_id(session)))
+    else:
+        cursor.last_event_id = max(cursor.last_event_id, last_event_id(session))
+
+
 def queue_new_deposits(session: Session, *, base_url: str = "",
                        batch: int = DEPOSIT_BATCH) -> int:
     """Read deposit events past the cursor; queue them per recipient. Returns the number of

@@ -66,6 +66,16 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # One attached file, a body of the blob store (an invoice's PDF sent to its customer).
+    attachment_name: Mapped[str] = mapped_column(String(255), default="",
+                                                 server_default="")
+    attachment_type: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    attachment_sha256: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, info={"blob": "pièce jointe du mail"})
+    # Who the mail is from when not the firm (a company sending its invoice): the name
+    # shown, and where the answer goes.
+    sender_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    reply_to: Mapped[str] = mapped_column(String(254), default="", server_default="")
 
 
 class WorkerCursor(Base):

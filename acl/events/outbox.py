@@ -14,12 +14,13 @@ import smtplib
 import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from acl.db import Database, utcnow
+from acl.documents.blobs import BlobStore
 from acl.events.models import OutboxMessage
 from acl.people.models import Cabinet
 from config.settings import SmtpSettings
@@ -28,9 +29,16 @@ log = logging.getLogger("liasse.outbox")
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def build_message(message: OutboxMessage, smtp: SmtpSettings, cabinet_name: str) -> EmailMessage:
+def build_message(message: OutboxMessage, smtp: SmtpSettings, cabinet_name: str,
+                  blobs: BlobStore | None = None) -> EmailMessage:
     mail = EmailMessage()
-    mail["From"] = smtp.sender or formataddr((cabinet_name, "liasse@localhost"))
+    address = parseaddr(smtp.sender)[1] if smtp.sender else "liasse@localhost"
+    if message.sender_name:  # a company's own mail: its name, the firm's sending address
+        mail["From"] = formataddr((" ".join(message.sender_name.split()), address))
+    else:
+        mail["From"] = smtp.sender or formataddr((cabinet_name, address))
+    if message.reply_to:
+        mail["Reply-To"] = message.reply_to
     mail["To"] = message.recipient
     mail["Subject"] = " ".join(message.subject.split())  # no header injection
     domain = (smtp.sender.rsplit("@", 1)[-1].strip("> ") if "@" in smtp.sender
@@ -42,6 +50,13 @@ def build_message(message: OutboxMessage, smtp: SmtpSettings, cabinet_name: str)
     mail.set_content(message.text_body)
     if message.html_body:
         mail.add_alternative(message.html_body, subtype="html")
+    if message.attachment_sha256:
+        if blobs is None:
+            raise ValueError("a mail with an attachment needs the blob store")
+        with blobs.open(message.attachment_sha256) as body:
+            maintype, _, subtype = message.attachment_type.partition("/")
+            mail.add_attachment(body.read(), maintype=maintype, subtype=subtype,
+                                filename=message.attachment_name)
     return mail
 
 
@@ -71,7 +86,7 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
 
 
 def send_due(db: Database, smtp: SmtpSettings, now: datetime | None = None,
-             *, limit: int = 50) -> tuple[int, int]:
+             *, limit: int = 50, blobs: BlobStore | None = None) -> tuple[int, int]:
     """Send the messages that are due; return (sent, failed attempts)."""
     now = now or utcnow()
     with db.transaction() as session:
@@ -94,7 +109,7 @@ def send_due(db: Database, smtp: SmtpSettings, now: datetime | None = None,
     try:
         for message in due:
             try:
-                client.send_message(build_message(message, smtp, cabinet_name))
+                client.send_message(build_message(message, smtp, cabinet_name, blobs))
             except (OSError, smtplib.SMTPException) as exc:
                 _failed(db, smtp, [message.id], str(exc), now)
                 failed += 1

@@ -14,7 +14,9 @@ from support.wsgi import InProcessDrive
 
 from acl.documents.blobs import BlobStore, BlobWriter
 from acl.documents.models import Download, Node, NodeVersion
+from acl.documents.store import used_bytes
 from acl.events.models import Event
+from acl.people.models import Company
 from davserver.app import build_drive
 
 DOC = "/Boulangerie Martin/Achats/Relevé d'août n°3.pdf"
@@ -286,17 +288,22 @@ def test_put_past_the_quota_is_refused_before_wsgidav(demo, settings_file, hashe
 
     drive = InProcessDrive(build_drive(load_settings(settings_file(drive={"quota_mib": 1})),
                                        demo, hasher), demo_password)
-    assert drive("PUT", DOC, b"%" * 600_000, user="secretaire")[0] == "201 Created"
+    with demo.session() as s:  # what the demo bakery already holds (its invoice PDF...)
+        room = 2**20 - used_bytes(s, s.scalar(select(Company.id).where(
+            Company.name == "Boulangerie Martin")))
+    assert drive("PUT", DOC, b"%" * (room - 400_000), user="secretaire")[0] == "201 Created"
     without_wsgidav(drive)  # the company is cached: every PUT below is the fast path's
     blobs_before = len(blobs.all_hashes())
-    status, body = drive("PUT", "/Boulangerie Martin/Achats/gros.pdf", b"%" * 500_000,
+    status, body = drive("PUT", "/Boulangerie Martin/Achats/gros.pdf", b"%" * 400_001,
                          user="secretaire")
     assert status.startswith("507") and b"quota" in body
     assert count_deposits(demo, "gros.pdf") == 0 and len(blobs.all_hashes()) == blobs_before
-    # Replacing the 600,000-byte document with 900,000 bytes fits: its old body is freed.
-    assert drive("PUT", DOC, b"&" * 900_000, user="secretaire")[0] == "204 No Content"
+    # Replacing that document with one 300,000 bytes larger fits: its old body is freed.
+    assert drive("PUT", DOC, b"&" * (room - 100_000), user="secretaire")[0] == "204 No Content"
     assert drive("PUT", "/Boulangerie Martin/Achats/petit.pdf", b"%" * 100_000,
                  user="secretaire")[0] == "201 Created"
+    assert drive("PUT", "/Boulangerie Martin/Achats/un octet.pdf", b"%",
+                 user="secretaire")[0].startswith("507")  # full to the byte
 
 
 @pytest.mark.parametrize("through", ["fast path", "WsgiDAV"])

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from acl.people import bulk_import
+from acl import tables
 from acl.people.models import Company, User
 from liasse.cli import main
 
@@ -149,7 +149,7 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(run, tmp_path):
 def test_an_xlsx_that_unpacks_too_big_is_refused(run, demo, tmp_path, monkeypatch):
     before = _counts(demo)
     path = _xlsx(tmp_path / "bombe.xlsx", [[*GOOD_ROW.split(";")[:3], "x" * 30_000]])
-    monkeypatch.setattr(bulk_import, "MAX_XLSX_UNPACKED_BYTES", 30_000)
+    monkeypatch.setattr(tables, "MAX_XLSX_UNPACKED_BYTES", 30_000)
     _refused(run(path), "trop volumineux une fois décompressé", "Mio au plus")
     assert _counts(demo) == before
 

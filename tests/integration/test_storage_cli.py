@@ -21,6 +21,8 @@ from acl.documents.blobs import BlobStore
 from acl.documents.models import Node, NodeVersion
 from acl.documents.tree import add_document
 from acl.errors import NotFound
+from acl.events.models import OutboxMessage
+from acl.invoicing.models import InvoicingProfile
 from tests.integration.test_cli import Cli, header, row_of, rows
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -106,10 +108,15 @@ def section(lines: list[str], title: str) -> list[str]:
 
 
 def referenced_bodies(db) -> int:
-    """How many distinct bodies documents and their versions use (fsck checks each)."""
+    """How many distinct bodies documents, their versions, the invoicing logos and the
+    mails' attachments use (fsck checks each)."""
     with db.session() as s:
         shas = set(s.scalars(select(Node.sha256).where(Node.sha256.is_not(None))))
         shas |= set(s.scalars(select(NodeVersion.sha256)))
+        shas |= set(s.scalars(select(InvoicingProfile.logo_sha256).where(
+            InvoicingProfile.logo_sha256.is_not(None))))
+        shas |= set(s.scalars(select(OutboxMessage.attachment_sha256).where(
+            OutboxMessage.attachment_sha256.is_not(None))))
         return len(shas)
 
 
@@ -147,6 +154,21 @@ def test_missing_body_names_its_document_and_fails(demo_cli, demo, blobs):
     code, quick = fsck(demo_cli, "--quick")
     assert code == 1
     assert section(quick, MISSING) == section(lines, MISSING)
+
+
+def test_a_missing_invoicing_logo_is_named_too(demo_cli, demo, blobs):
+    """Bodies a document does not own are checked as well: the logo printed on a company's
+    invoices (the demo bakery's) is no orphan, and its loss is reported."""
+    with demo.session() as s:
+        company_id, sha = s.execute(select(InvoicingProfile.company_id,
+                                           InvoicingProfile.logo_sha256)
+                                    .where(InvoicingProfile.logo_sha256.is_not(None))).one()
+    assert fsck(demo_cli)[1][-1] == ALL_GOOD
+    blobs.path(sha).unlink()
+    code, lines = fsck(demo_cli)
+    assert code == 1
+    assert section(lines, MISSING) == [
+        f"{sha} (logo de facturation de l'entreprise n°{company_id})"]
 
 
 def test_missing_body_shared_by_several_rows_names_them_all(demo_cli, demo, blobs):

@@ -143,7 +143,10 @@ def _recording(engine: Engine) -> Iterator[list[Statement]]:
     statements: list[Statement] = []
 
     def record(connection, cursor, statement, parameters, context, executemany) -> None:
-        statements.append((statement, parameters, executemany))
+        # SQLAlchemy's "insertmanyvalues" batches rows into one statement with one mapping
+        # of parameters, yet says `executemany`: it is one execute.
+        statements.append((statement, parameters,
+                           executemany and not isinstance(parameters, dict)))
 
     event.listen(engine, "before_cursor_execute", record)
     try:

@@ -1,0 +1,8 @@
+"""The invoicing space of a company, by area: documents (lists, editor, issue, PDF, print,
+sending), customers and articles, their import, the settings. Thin views over
+`acl.invoicing`, where every rule is decided; one module each over the blueprint of `base`."""
+
+from invoicing_web.invoicing import catalog, documents, settings
+from invoicing_web.invoicing.base import bp
+
+__all__ = ["bp", "catalog", "documents", "settings"]
