@@ -11,6 +11,7 @@ from acl.documents.blobs import BlobStore
 from acl.documents.limits import Limits
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
+from davserver.changes import SyncCollection
 from davserver.fastpath import FastPath
 from davserver.gate import DriveGate
 from davserver.locks import DatabaseLockStorage
@@ -58,4 +59,5 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
                      auth_cache_seconds=drive.auth_cache_seconds,
                      limits=limits, trusted_proxies=settings.server.trusted_proxies,
                      hot=provider.hot,
-                     fast=FastPath(provider, config["block_size"]))
+                     fast=FastPath(provider, config["block_size"]),
+                     changes=SyncCollection(db, MOUNT_PATH))

@@ -55,7 +55,7 @@ log = logging.getLogger("liasse.drive")
 MAX_XML_BODY = 1024 * 1024
 MAX_SEGMENTS = MAX_DEPTH + 4  # company, standard folder, the folders, a document, a "/"
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
-XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
+XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "REPORT"})
 REALM = "Liasse"
 MAX_LOGIN = 64  # acl.people.accounts.LOGIN_RE
 ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
@@ -264,7 +264,8 @@ class DriveGate:
     def __init__(self, app: Callable, db: Database, hasher: PasswordHasher, *,
                  auth_cache_seconds: float, limits: Limits,
                  trusted_proxies: tuple[str, ...] = (),
-                 hot: HotQueries | None = None, fast: FastPath | None = None) -> None:
+                 hot: HotQueries | None = None, fast: FastPath | None = None,
+                 changes: Callable | None = None) -> None:
         self.app = app
         self.db = db
         self.hot = hot or HotQueries(db.engine)
@@ -275,6 +276,7 @@ class DriveGate:
         self.limits = limits
         self.trusted_proxies = trusted_proxies
         self.fast = fast
+        self.changes = changes  # the sync-collection REPORT (davserver/changes.py)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         start_response = _untrusted(start_response)
@@ -295,6 +297,8 @@ class DriveGate:
                 return _plain(start_response, refusal.status, refusal.message, refusal.headers)
             environ["liasse.user"], environ["liasse.principal"] = identity
             answer = self.fast(environ, start_response, connection) if self.fast else None
+        if answer is None and self.changes is not None:
+            answer = self.changes(environ, start_response)
         if answer is not None:
             return answer
         environ["wsgidav.auth.user_name"] = identity[0].login

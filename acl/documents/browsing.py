@@ -38,6 +38,13 @@ def readable_companies(session: Session, principal: Principal) -> list[Company]:
             if authorize(principal, Action.READ, Resource(c.id, c.is_active))]
 
 
+def readable_tree_versions(session: Session, principal: Principal) -> dict[int, tuple[str, int]]:
+    """Company id -> (folder name, tree version) of every company whose tree the user may
+    open: the state a sync-collection token records (the version moves with every change of
+    the company's nodes, migration 0007), filtered by the one permission function."""
+    return {c.id: (c.folder_name, c.tree_version) for c in readable_companies(session, principal)}
+
+
 def open_company(session: Session, principal: Principal, folder_name: str) -> Company:
     company = store.company_by_folder_name(session, normalize_segment(folder_name))
     if company is None or not authorize(principal, Action.READ,

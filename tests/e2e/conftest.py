@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.dav import Dav
 from support.server import LiveServer, start_server
 from support.world import BACKENDS, DEMO_PASSWORD, demo_world
 
@@ -79,6 +80,22 @@ def world(shared_world) -> Iterator[World]:
     `live_server` or `serve`."""
     yield shared_world
     shared_world.settle()
+
+
+@pytest.fixture
+def client() -> Iterator[Callable]:
+    """`client(server, user)`: a WebDAV connection as that user, closed at the end of the
+    test."""
+    opened: list[Dav] = []
+
+    def open_as(server, user: str) -> Dav:
+        dav = Dav(server.base_url, user, server.password)
+        opened.append(dav)
+        return dav
+
+    yield open_as
+    for dav in opened:
+        dav.close()
 
 
 @pytest.fixture

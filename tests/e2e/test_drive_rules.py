@@ -13,7 +13,6 @@ import hashlib
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from urllib.parse import quote, unquote, urlsplit
@@ -38,22 +37,7 @@ RETURN = "Liasse fiscale 2025.pdf"  # in Fiscalité, deposited by expert
 RECEIPT_NS = "urn:liasse:receipt"
 
 
-# --- a small WebDAV client on http.client ----------------------------------------------------
-
-@pytest.fixture
-def client() -> Iterator[Callable]:
-    """`client(server, user)`: a connection, closed at the end of the test."""
-    opened: list[Dav] = []
-
-    def open_as(server, user: str) -> Dav:
-        dav = Dav(server.base_url, user, server.password)
-        opened.append(dav)
-        return dav
-
-    yield open_as
-    for dav in opened:
-        dav.close()
-
+# --- reading the drive (the `client` fixture is tests/e2e/conftest.py's) -----------------------
 
 def names_in(dav: Dav, url: str) -> list[str]:
     listing = responses(dav("PROPFIND", url, headers={"Depth": "1"}))
