@@ -27,6 +27,7 @@ from liasse.cli import (
     portfolios,
     setup,
     storage,
+    sync,
     users,
 )
 from liasse.cli.runtime import Runtime, settings_path
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "règles de délégation de ce compte s'appliquent")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
                                 parser_class=Parser)
-    for module in (setup, companies, users, portfolios, importing, storage, mail, audit):
+    for module in (setup, companies, users, portfolios, importing, storage, mail, audit,
+                   sync):
         module.register(sub)
     _french_placeholders(parser)
     return parser
