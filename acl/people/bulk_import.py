@@ -8,18 +8,22 @@ errors are reported with their row numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl import tables
 from acl.errors import InvalidInput, Refused
 from acl.people import accounts, companies, portfolios
+from acl.people.models import User
 from acl.rights.audit import Context, record
 from acl.rights.models import Level, Role, Side
 from acl.rights.passwords import PasswordHasher
+from acl.rights.principals import load_principal
 from config import dates
 from config.settings import FoldersSettings
 
@@ -48,7 +52,9 @@ COMPANY_COLUMNS = {
 USER_COLUMNS = {
     "identifiant": (True, "identifiant de connexion"),
     "nom": (True, "nom affiché"),
-    "role": (True, "associé, assistant ou utilisateur"),
+    "role": (True, "associé, assistant ou utilisateur (le cabinet crée les utilisateurs d'une "
+                   "entreprise dans le fichier qui crée l'entreprise ; ensuite, son "
+                   "interlocuteur)"),
     "email": (False, ""),
     "entreprise": (False, "SIREN de l'entreprise (obligatoire pour un utilisateur)"),
     "portefeuilles": (False, "assistants et associés : portefeuilles séparés par des virgules"),
@@ -103,8 +109,59 @@ def _siren_text(text: str) -> str:
     return text.zfill(9) if text.isdigit() and len(text) < 9 else text
 
 
+def _problems(checks: list[Callable[[], object]]) -> list[str]:
+    """Run every check of a row, and say what each refused (a row's errors all at once)."""
+    found = []
+    for check in checks:
+        try:
+            check()
+        except Refused as exc:
+            found.append(exc.reason)
+    return found
+
+
+def _login_free(session: Session, login: str) -> None:
+    login = accounts.check_login(login)
+    if session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise InvalidInput(f"L'identifiant « {login} » est déjà pris.")
+
+
+def _company_problems(session: Session, v: dict[str, str]) -> list[str]:
+    return _problems([
+        lambda: companies.check_siren(_siren_text(v.get("siren", ""))),
+        lambda: companies.check_vat_regime(v.get("regime_tva") or "réel simplifié"),
+        lambda: companies.check_fiscal_year_end(v.get("cloture_exercice") or "31/12"),
+        lambda: _parse_date(v.get("date_protection", "")),
+        lambda: v.get("portefeuille") and portfolios.find_portfolio(session, v["portefeuille"]),
+        lambda: _login_free(session, v.get("interlocuteur_identifiant", "")),
+        lambda: accounts.check_display_name(v.get("interlocuteur_nom", "")),
+        lambda: accounts.check_email(v.get("interlocuteur_email") or None),
+        lambda: accounts.check_email(v.get("contact_email") or None),
+    ])
+
+
+def _user_problems(session: Session, v: dict[str, str]) -> list[str]:
+    return _problems([
+        lambda: _login_free(session, v.get("identifiant", "")),
+        lambda: accounts.check_display_name(v.get("nom", "")),
+        lambda: _role(v),
+        lambda: accounts.check_email(v.get("email") or None),
+        *(lambda name=name: portfolios.find_portfolio(session, name)
+          for name in _split(v.get("portefeuilles", ""))),
+    ])
+
+
+def _role(v: dict[str, str]) -> Role:
+    role_text = v.get("role", "").strip().lower().replace("associe", "associé")
+    try:
+        return Role(role_text)
+    except ValueError:
+        raise InvalidInput(f"rôle inconnu « {v.get('role', '')} » (associé, assistant ou "
+                           "utilisateur).") from None
+
+
 def _import_company(session: Session, ctx: Context, hasher: PasswordHasher,
-                    folders: FoldersSettings, v: dict[str, str], result: ImportResult) -> None:
+                    folders: FoldersSettings, v: dict[str, str], result: ImportResult) -> int:
     portfolio = portfolios.find_portfolio(session, v["portefeuille"]) \
         if v.get("portefeuille") else None
     created = companies.create_company(
@@ -123,16 +180,12 @@ def _import_company(session: Session, ctx: Context, hasher: PasswordHasher,
     result.companies.append(created.company.name)
     result.credentials.append((created.interlocuteur.user.login,
                                created.interlocuteur.initial_password or ""))
+    return created.company.id
 
 
 def _import_user(session: Session, ctx: Context, hasher: PasswordHasher, v: dict[str, str],
                  result: ImportResult) -> None:
-    role_text = v.get("role", "").strip().lower().replace("associe", "associé")
-    try:
-        role = Role(role_text)
-    except ValueError:
-        raise InvalidInput(f"rôle inconnu « {v.get('role', '')} » (associé, assistant ou "
-                           "utilisateur).") from None
+    role = _role(v)
     company = None
     if v.get("entreprise"):
         company = companies.find_company(session, ctx.principal, _siren_text(v["entreprise"]))
@@ -156,15 +209,28 @@ def _import_user(session: Session, ctx: Context, hasher: PasswordHasher, v: dict
 
 def import_rows(session: Session, ctx: Context, hasher: PasswordHasher,
                 folders: FoldersSettings, rows: list[Row], *, source: str) -> ImportResult:
-    """Create everything or raise ImportRefused; the caller commits (or rolls back)."""
+    """Create everything or raise ImportRefused; the caller commits (or rolls back). The
+    companies come first: the people of a company the file creates are set up by the firm
+    in the same act (`delegation`, "Onboarding")."""
     result = ImportResult()
     errors: list[str] = []
+    onboarding: set[int] = set()
+    actor = session.get(User, ctx.principal.user_id)
     ordered = sorted(rows, key=lambda r: (r.sheet != COMPANY_SHEET, r.number))
     for row in ordered:
+        problems = (_company_problems if row.sheet == COMPANY_SHEET else _user_problems)(
+            session, row.values)
+        if problems:
+            errors.extend(f"{row.sheet}, ligne {row.number} : {p}" for p in problems)
+            continue
         savepoint = session.begin_nested()
         try:
             if row.sheet == COMPANY_SHEET:
-                _import_company(session, ctx, hasher, folders, row.values, result)
+                onboarding.add(_import_company(session, ctx, hasher, folders, row.values,
+                                               result))
+                if actor is not None:  # its reach now includes the new company
+                    ctx = Context(replace(load_principal(session, actor),
+                                          onboarding=frozenset(onboarding)), ctx.address)
             else:
                 _import_user(session, ctx, hasher, row.values, result)
             savepoint.commit()

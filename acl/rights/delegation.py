@@ -9,6 +9,12 @@ auxquels ils auront accès."
 
 Nobody grants more than they hold: a folder right given is bounded by the giver's own right
 as computed by the one permission function's `folder_level`.
+
+Onboarding (seed 000: the firm creates the company accounts from its Excel model at
+start-up): in the act that creates a company — an import holding the company and its people —
+its creator (the correspondant or an associé) also creates its utilisateurs and gives them
+their folders (`Principal.onboarding`). Once the company exists, its utilisateurs are the
+interlocuteur's to create: the firm creates none afterwards.
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ def may_create_user(actor: Principal, role: Role, company_id: int | None) -> Dec
         return _deny("Le correspondant est créé à l'installation ; il n'y en a qu'un.")
     if role == Role.INTERLOCUTEUR:
         return _deny("L'interlocuteur est créé avec le compte de son entreprise.")
+    if role == Role.UTILISATEUR and company_id is not None and company_id in actor.onboarding:
+        return ALLOW
+    if role == Role.UTILISATEUR and actor.role in (Role.CORRESPONDANT, Role.ASSOCIE):
+        return _deny("Les utilisateurs d'une entreprise existante sont créés par son "
+                     "interlocuteur ; le cabinet les crée seulement dans l'import qui crée "
+                     "l'entreprise.")
     if role not in CREATABLE.get(actor.role, frozenset()):
         return _deny(f"Un compte « {actor.role.value} » ne peut pas créer de compte "
                      f"« {role.value} ».")
@@ -95,6 +107,8 @@ def may_manage_user(actor: Principal, target: Principal) -> Decision:
         return _deny("Vous ne pouvez pas administrer votre propre compte.")
     if actor.role == Role.CORRESPONDANT:
         return ALLOW
+    if target.role == Role.UTILISATEUR and target.company_id in actor.onboarding:
+        return ALLOW  # the people of a company set up in the same act
     if actor.role == Role.ASSOCIE:
         if target.role == Role.ASSISTANT:
             # His own assistants: they share a portfolio with him (or are in none yet), and

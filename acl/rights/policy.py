@@ -51,6 +51,9 @@ class Principal:
     portfolio_company_ids: frozenset[int] = frozenset()
     folder_levels: Mapping[tuple[int, str], Level] = field(default_factory=dict)
     services: Mapping[tuple[int, Service], bool] = field(default_factory=dict)
+    # Companies this principal creates in the act under way (an import of companies with
+    # their people): as their creator, the firm sets up their first utilisateurs.
+    onboarding: frozenset[int] = frozenset()
     # The role's side, kept with it: every decision asks it (and a property call per
     # question showed in the drive's profile).
     side: Side = field(init=False, repr=False, compare=False)

@@ -136,6 +136,69 @@ def test_utilisateur_rows_follow_delegation(demo, settings, tmp_path, capsys):
         assert folder_level(compta, bakery.id, "Social") == Level.NONE
 
 
+def _onboarding_file(tmp_path, portfolio=""):
+    """A new client whole, as the firm prepares it from its template: the company with its
+    interlocuteur, and two of its people with their folders."""
+    path = tmp_path / "nouveau-client.xlsx"
+    book = Workbook()
+    companies = book.active
+    companies.title = "Entreprises"
+    companies.append(["raison_sociale", "siren", "portefeuille", "interlocuteur_identifiant",
+                      "interlocuteur_nom"])
+    companies.append(["Pharmacie de l'Église", "443061841", portfolio, "eglise",
+                      "Anne Église"])
+    people = book.create_sheet("Utilisateurs")
+    people.append(["identifiant", "nom", "role", "entreprise", "dossiers_lecture",
+                   "dossiers_ecriture"])
+    people.append(["preparatrice", "Léa Préparatrice", "utilisateur", "443061841", "Banque",
+                   "Achats"])
+    people.append(["comptoir", "Marc Comptoir", "utilisateur", "443061841", "", "Ventes"])
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("login, portfolio", [("expert", ""), ("associe", "Tous les clients")])
+def test_the_firm_onboards_a_company_whole_from_its_template(demo, settings, tmp_path, capsys,
+                                                              login, portfolio):
+    """Seed 000: the firm creates the company accounts from its Excel model at start-up. In
+    the import that creates the company, the firm creates its utilisateurs with their
+    folders; once the company exists, that is its interlocuteur's."""
+    path = _onboarding_file(tmp_path, portfolio)
+    code = main(["--config", str(settings.source), "--as", login, "import", str(path)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "1 entreprise(s), 2 utilisateur(s)" in out.out
+    with demo.session() as s:
+        pharmacy = s.scalars(select(Company).where(Company.siren == "443061841")).one()
+        lea = load_principal(s, s.scalars(select(User).where(
+            User.login == "preparatrice")).one())
+        assert lea.company_id == pharmacy.id and lea.role.value == "utilisateur"
+        assert folder_level(lea, pharmacy.id, "Achats") == Level.WRITE
+        assert folder_level(lea, pharmacy.id, "Banque") == Level.READ
+        assert folder_level(lea, pharmacy.id, "Fiscalité") == Level.NONE
+
+    # Later, the same firm cannot add people to that company behind the interlocuteur's back.
+    later = tmp_path / "plus-tard.csv"
+    later.write_text("identifiant,nom,role,entreprise\nstagiaire,Tom Stagiaire,utilisateur,"
+                     "443061841\n", encoding="utf-8")
+    assert main(["--config", str(settings.source), "--as", login, "import", str(later)]) == 1
+    assert "créés par son interlocuteur" in capsys.readouterr().err
+    assert main(["--config", str(settings.source), "--as", "eglise", "import", str(later)]) == 0
+
+
+def test_a_row_reports_all_its_errors_at_once(demo, settings, tmp_path, capsys):
+    path = tmp_path / "erreurs.csv"
+    path.write_text("identifiant,nom,role,email,portefeuilles\n"
+                    "Pas Valide!,,stagiaire,pas-une-adresse,Inconnu\n", encoding="utf-8")
+    assert main(["--config", str(settings.source), "import", str(path)]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if "Utilisateurs, ligne 2 :" in line]
+    assert len(lines) == 5, lines
+    for words in ("Identifiant invalide", "nom affiché est obligatoire", "rôle inconnu",
+                  "Adresse e-mail invalide", "Portefeuille introuvable"):
+        assert any(words in line for line in lines), (words, lines)
+
+
 def test_dry_run_checks_without_creating(demo, settings, tmp_path, capsys):
     before = _counts(demo)
     path = _xlsx(tmp_path / "c.xlsx", GOOD_COMPANIES)

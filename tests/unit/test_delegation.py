@@ -102,6 +102,9 @@ def table(rows: list[tuple]) -> list:
 ONLY_ONE = "Le correspondant est créé à l'installation ; il n'y en a qu'un."
 WITH_COMPANY = "L'interlocuteur est créé avec le compte de son entreprise."
 OWN_COMPANY_ONLY = "Vous ne pouvez créer des utilisateurs que pour votre entreprise."
+AT_ONBOARDING_ONLY = ("Les utilisateurs d'une entreprise existante sont créés par son "
+                      "interlocuteur ; le cabinet les crée seulement dans l'import qui crée "
+                      "l'entreprise.")
 CORR, ASSO, ASST, INTL, UTIL = (Role.CORRESPONDANT, Role.ASSOCIE, Role.ASSISTANT,
                                 Role.INTERLOCUTEUR, Role.UTILISATEUR)
 
@@ -111,12 +114,12 @@ CREATE_TABLE = [
     ("correspondant", ASST, None, OK),
     ("correspondant", CORR, None, ONLY_ONE),
     ("correspondant", INTL, OWN, WITH_COMPANY),
-    ("correspondant", UTIL, OWN, cannot_create(CORR, UTIL)),
+    ("correspondant", UTIL, OWN, AT_ONBOARDING_ONLY),
     ("associe", ASST, None, OK),
     ("associe", ASSO, None, cannot_create(ASSO, ASSO)),
     ("associe", CORR, None, ONLY_ONE),
     ("associe", INTL, OWN, WITH_COMPANY),
-    ("associe", UTIL, OWN, cannot_create(ASSO, UTIL)),
+    ("associe", UTIL, OWN, AT_ONBOARDING_ONLY),
     ("assistant", ASSO, None, cannot_create(ASST, ASSO)),  # escalation
     ("assistant", ASST, None, cannot_create(ASST, ASST)),
     ("assistant", CORR, None, ONLY_ONE),
@@ -146,6 +149,22 @@ def test_exactly_these_roles_create_these_accounts():
         if delegation.may_create_user(P[name], role, P[name].company_id)
     }
     assert allowed == {(CORR, ASSO), (CORR, ASST), (ASSO, ASST), (INTL, UTIL)}
+
+
+@pytest.mark.parametrize("actor", ["correspondant", "associe"])
+def test_the_firm_sets_up_the_people_of_the_company_it_is_creating(actor):
+    """Onboarding: in the act that creates a company, its creator creates its utilisateurs
+    and manages them (their folders); not those of another company, and not afterwards."""
+    onboarding = dataclasses.replace(P[actor], onboarding=frozenset({OWN}))
+    check(delegation.may_create_user(onboarding, UTIL, OWN), OK)
+    check(delegation.may_create_user(onboarding, UTIL, OTHER), AT_ONBOARDING_ONLY)
+    check(delegation.may_create_user(P[actor], UTIL, OWN), AT_ONBOARDING_ONLY)
+    newcomer = Principal(9, "lea", Role.UTILISATEUR, company_id=OWN)
+    check(delegation.may_manage_user(onboarding, newcomer), OK)
+    check(delegation.may_grant(onboarding, newcomer, OWN, "Achats", Level.WRITE), OK)
+    check(delegation.may_create_user(dataclasses.replace(disabled(actor),
+                                                         onboarding=frozenset({OWN})),
+                                     UTIL, OWN), DISABLED)
 
 
 @pytest.mark.parametrize(("actor", "role"), [("correspondant", ASSO), ("associe", ASST),
