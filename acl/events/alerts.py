@@ -157,9 +157,15 @@ def _mail_pending(session: Session, user: User, events: list[Event], base_url: s
     cabinet = session.get(Cabinet, 1)
     depositors = dict(session.execute(select(User.id, User.display_name).where(
         User.id.in_({e.actor_id for e in events if e.actor_id}))).all())
+    # One line per document: a document deposited again (a new version) during the quiet
+    # delay is named once, with its latest deposit and how many there were.
+    latest: dict[tuple[int, int | str], tuple[Event, int]] = {}
+    for event in sorted(events, key=lambda e: e.id):
+        key = (event.company_id, event.node_id if event.node_id is not None else event.path)
+        latest[key] = (event, latest[key][1] + 1 if key in latest else 1)
     mail = compose_alert(cabinet, user, [
         DepositLine(companies[e.company_id].name, e.path, depositors.get(e.actor_id, "?"),
-                    e.at, e.node_id) for e in events if e.company_id in companies], base_url)
+                    e.at, e.node_id, count) for e, count in latest.values()], base_url)
     session.add(OutboxMessage(recipient=user.email, recipient_id=user.id, subject=mail.subject,
                               text_body=mail.text, html_body=mail.html))
     return True
@@ -172,6 +178,7 @@ class DepositLine:
     depositor: str
     at: datetime
     node_id: int | None
+    deposits: int = 1  # deposits of this document the mail covers (new versions)
 
 
 @dataclass(frozen=True)
@@ -214,13 +221,14 @@ def compose_alert(cabinet: Cabinet | None, user: User, lines: list[DepositLine],
             when = item.at.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
             where = _one_line(item.path)
             link = f"{base_url}/document/{item.node_id}" if base_url and item.node_id else ""
+            versions = f" ({item.deposits} versions)" if item.deposits > 1 else ""
             text.append(f"  - {where} — déposé par {_one_line(item.depositor)} le {when}"
-                        + (f"\n    {link}" if link else ""))
+                        + versions + (f"\n    {link}" if link else ""))
             label = escape(where)
             if link:
                 label = f'<a href="{escape(link)}">{label}</a>'
             html.append(f"<li>{label} — déposé par {escape(_one_line(item.depositor))} "
-                        f"le {when}</li>")
+                        f"le {when}{versions}</li>")
         text.append("")
         html.append("</ul>")
     text += ["Vous recevez ce message car vous suivez cette entreprise. Vous pouvez choisir "

@@ -186,6 +186,22 @@ def test_a_burst_of_fifty_deposits_gives_one_mail_per_recipient(deposit, worker,
     assert len(outbox(demo)) == 3, "a digest is mailed once"
 
 
+def test_a_document_deposited_again_is_named_once(deposit, worker, demo):
+    """Saved three times from an editor (three versions) and one other document: the mail
+    speaks of two documents, the replaced one with its number of versions."""
+    for version in range(3):
+        deposit("martin", BAKERY, "Achats", "Devis.pdf", body=b"%%PDF-1.4 v%d" % version)
+    deposit("martin", BAKERY, "Achats", "Autre.pdf")
+    after_quiet(worker)
+    assert recipients(demo) == Counter(STAFF)
+    for message in outbox(demo):
+        assert message.subject == "[Cabinet Démo] 2 nouveaux documents déposés"
+        assert message.text_body.count("Achats/Devis.pdf") == 1
+        assert "Achats/Devis.pdf — déposé par Jean Martin le " in message.text_body
+        assert "(3 versions)" in message.text_body
+        assert message.html_body.count("<li>") == 2
+
+
 def test_a_never_ending_burst_is_mailed_after_the_maximum_hold(deposit, worker, demo):
     deposit("martin", BAKERY, "Achats", "Première.pdf")
     worker.tick(utcnow())
