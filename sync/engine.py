@@ -97,13 +97,14 @@ class Run:
         return self.report
 
     def _check_pairing(self) -> None:
+        """One local folder, one account: what it agreed with another account would read as
+        deletions and conflicts. (The address may change: a new name, HTTPS, a proxy.)"""
         assert self.state is not None
-        pairing = f"{self.settings.server} {self.settings.user}"
-        recorded = self.state.get("pairing")
-        if recorded and recorded != pairing:
-            raise Stop(f"ce dossier est synchronisé avec « {recorded} », pas avec "
-                       f"« {pairing} » : choisissez un autre dossier local.")
-        self.state.put("pairing", pairing)
+        recorded = self.state.get("account")
+        if recorded and recorded != self.settings.user:
+            raise Stop(f"ce dossier est synchronisé avec le compte « {recorded} », pas avec "
+                       f"« {self.settings.user} » : choisissez un autre dossier local.")
+        self.state.put("account", self.settings.user)
 
     def _run(self) -> None:
         state = self.state
@@ -339,10 +340,12 @@ class Run:
         finally:
             part.unlink(missing_ok=True)
         info = target.stat()
-        state.agree(path, Agreed(False, entry.sha256, info.st_size, info.st_mtime_ns))
+        # Journal first: a run killed before the agreement finds the file in place, agrees
+        # without downloading again, and writes no second line.
         when = now()
         self.report.journal.append((when, path, target))
         append_journal(self.settings.report_dir, when, path, target)
+        state.agree(path, Agreed(False, entry.sha256, info.st_size, info.st_mtime_ns))
 
     def _upload(self, path: str, loc: LocalFile, report) -> None:
         state = self.state
