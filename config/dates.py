@@ -41,3 +41,8 @@ def paris_day(value: datetime | None) -> str:
 def paris_clock(value: datetime) -> str:
     """The time of day in Paris of a stored (UTC) moment: 14:32."""
     return value.astimezone(PARIS).strftime("%H:%M")
+
+
+def today_in_paris() -> date:
+    """Today, as the firm's calendar says (Europe/Paris)."""
+    return datetime.now(PARIS).date()

@@ -126,7 +126,8 @@ def _page(location: Location, *, forms: dict[str, Form] | None = None, status: i
     can_change = len(location.nodes) > 2 and bool(operations.may_change(session, principal,
                                                                          location))
     common = {"location": location, "company": location.company,
-              "crumbs": _crumbs(location), "forms": all_forms, "can_change": can_change}
+              "crumbs": _crumbs(location), "forms": all_forms, "can_change": can_change,
+              "closed_period": operations.closed_period(session, location)}
     if location.node.kind == "file":
         node = location.node
         history = browsing.download_history(session, node.id)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
@@ -135,6 +136,21 @@ def may_change(session: Session, principal: Principal, location: Location) -> De
     return authorize(principal, Action.WRITE, Resource(
         company.id, company.is_active, company.protection_date, location.folder,
         document_date=oldest))
+
+
+def closed_period(session: Session, location: Location) -> date | None:
+    """The last day of the closed fiscal period (the day before the company's protection
+    date) when the node is, or holds, a document dated before it: read-only for everybody,
+    and the pages say so rather than hide the actions."""
+    company = location.company
+    if company.protection_date is None or len(location.nodes) <= 2:
+        return None
+    node = location.node
+    dated = node.created_at.date() if node.kind == "file" \
+        else store.oldest_document_date(session, node)
+    if dated is None or dated >= company.protection_date:
+        return None
+    return company.protection_date - timedelta(days=1)
 
 
 def may_annotate(principal: Principal, location: Location) -> Decision:

@@ -118,7 +118,7 @@ def validate_company(session: Session, data: CompanyInput,
         address=_bounded(data.address, "address"),
         vat_regime=check_vat_regime(data.vat_regime),
         fiscal_year_end=check_fiscal_year_end(data.fiscal_year_end),
-        protection_date=data.protection_date,
+        protection_date=check_protection_date(data.protection_date),
         contact_name=_bounded(data.contact_name, "contact_name"),
         contact_email=contact_email, contact_phone=_bounded(data.contact_phone, "contact_phone"))
 
@@ -244,10 +244,23 @@ def set_status(session: Session, ctx: Context, company: Company, status: Company
     record(session, ctx, action, company.name, company_id=company.id)
 
 
+def check_protection_date(protection: date | None, today: date | None = None) -> date | None:
+    """A protection date closes a fiscal period that has ended: one in the future would at
+    once make read-only every document deposited from today until it."""
+    today = today or dates.today_in_paris()
+    if protection is not None and protection > today:
+        raise InvalidInput(f"Date de protection refusée : le {protection:%d/%m/%Y} est à venir. "
+                           "Elle ferme un exercice clos (les documents antérieurs passent en "
+                           "lecture seule) : choisissez une date passée ou aujourd'hui.",
+                           field="protection_date")
+    return protection
+
+
 def set_protection_date(session: Session, ctx: Context, company: Company,
                         protection: date | None) -> None:
     require(delegation.may_edit_company(ctx.principal, company.id),
             action="company.protection_date", target=company.name, company_id=company.id)
+    check_protection_date(protection)
     previous = company.protection_date
     company.protection_date = protection
     record(session, ctx, "company.protection_date", company.name, company_id=company.id,

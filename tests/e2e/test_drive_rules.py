@@ -14,7 +14,7 @@ import re
 import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
@@ -27,6 +27,7 @@ from acl.people import accounts
 from acl.people.companies import set_protection_date
 from acl.people.models import Company
 from acl.rights.models import Level
+from config.dates import today_in_paris
 
 pytestmark = pytest.mark.e2e
 
@@ -283,10 +284,14 @@ def test_documents_before_the_protection_date_are_read_only_for_everyone(live_se
     assert expert("MKCOL", live_server.dav(BAKERY, "Achats", "Anciens")).status == 201
     assert expert("PUT", live_server.dav(BAKERY, "Achats", "Anciens", "a.pdf"),
                   b"ancien").status == 201
-    with demo.transaction() as session:  # as the firm does it (CLI, web): an audited act
+    with demo.transaction() as session:
         company = session.scalars(select(Company).where(Company.folder_name == BAKERY)).one()
+        # Its documents so far were deposited during a period now closed...
+        for node in session.scalars(select(Node).where(Node.company_id == company.id)):
+            node.created_at -= timedelta(days=3)
+        # ...which the firm closes as it does (CLI, web): an audited act, dated today.
         set_protection_date(session, ctx_of("expert", session), company,
-                            date.today() + timedelta(days=2))
+                            today_in_paris())
     before = tree_snapshot(demo)
 
     for login in ("expert", "martin"):

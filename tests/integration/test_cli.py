@@ -463,6 +463,11 @@ def test_company_protect_several_at_once(demo_cli):
         "company", "protect", "Garage Dupont", "Inconnue", "--date", "2026-06-30")
     assert demo_cli.ok("company", "list") == listing
 
+    # A period that has not ended cannot be closed.
+    assert "est à venir" in demo_cli.refused(
+        "company", "protect", "Garage Dupont", "--date", "31/12/2999")
+    assert demo_cli.ok("company", "list") == listing
+
     demo_cli.ok("company", "protect", "Garage Dupont", "--clear")
     assert row_of(demo_cli.ok("company", "list"), "Garage").split()[4] == "-"
     assert "Seuls le correspondant et les associés" in demo_cli.refused(

@@ -362,6 +362,29 @@ def test_protection_date_for_all_selected_companies(demo, as_user):
     assert company_named(demo, BAKERY).protection_date == date(2025, 12, 31)
 
 
+def test_a_protection_date_in_the_future_is_refused_and_nothing_changes(demo, as_user):
+    """A protection date closes a period that has ended: tomorrow would freeze today's
+    deposits at once."""
+    from datetime import timedelta
+
+    from config.dates import today_in_paris
+
+    expert = as_user("expert")
+    tomorrow = today_in_paris() + timedelta(days=1)
+    reply = expert.post(f"{ADMIN}/entreprises/selection", {
+        "ids": _ids(demo, BAKERY, GARAGE), "action": "protect",
+        "protection_date": tomorrow.isoformat()})
+    assert reply.status_code == 400
+    assert f"le {tomorrow:%d/%m/%Y} est à venir" in text(reply)
+    assert company_named(demo, BAKERY).protection_date is None
+    assert company_named(demo, GARAGE).protection_date is None
+    today = expert.post(f"{ADMIN}/entreprises/selection", {
+        "ids": _ids(demo, BAKERY), "action": "protect",
+        "protection_date": today_in_paris().isoformat()})
+    assert today.status_code == 302
+    assert company_named(demo, BAKERY).protection_date == today_in_paris()
+
+
 def test_protection_date_refused_for_an_assistant_is_audited(demo, as_user):
     reply = as_user("assistant").post(f"{ADMIN}/entreprises/selection", {
         "ids": _ids(demo, BAKERY), "action": "protect", "protection_date": "2025-12-31"})

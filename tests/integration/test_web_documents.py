@@ -494,6 +494,14 @@ def test_protected_documents_keep_their_folder(demo, visit, node_id):
     assert answer.status_code == 403
     assert "antérieur à la date de protection" in text_of(answer)
     assert "Ancien" in listed_names(expert.page(BAKERY + "/Achats"))
+    # The pages say why the actions are not there.
+    closed = f"{bakery.protection_date - timedelta(days=1):%d/%m/%Y}"
+    document = expert.page(BAKERY + "/Achats/Ancien/vieux.pdf")
+    assert f"Lecture seule — exercice clos au {closed} : ce document est antérieur" in document
+    assert "Mettre à la corbeille" not in document
+    folder = expert.page(BAKERY + "/Achats/Ancien")
+    assert f"Lecture seule — exercice clos au {closed} : ce dossier contient" in folder
+    assert "exercice clos" not in expert.page(BAKERY + "/Achats")  # a standard folder
 
 
 def test_trash_shows_only_what_the_user_may_restore(demo, visit, node_id):
