@@ -166,6 +166,15 @@ class AlertsSettings:
                                                "doit être entre 0.05 et 300"))
 
 
+@dataclass(frozen=True)
+class CalendarSettings:
+    # A TOML file of the firm's own deadline rules, beside the default ones
+    # (config/defaults/fiscal_calendar.toml); relative to the settings file.
+    rules_file: str = _setting("")
+    # The hour (Europe/Paris) when the day's calendar alerts are mailed, in one digest.
+    alert_hour: int = _setting(8, _between(0, 23))
+
+
 def _check_tree(tree: tuple[str, ...]) -> str | None:
     if not tree:
         return "doit contenir au moins un dossier"
@@ -208,6 +217,7 @@ class Settings:
     smtp: SmtpSettings
     alerts: AlertsSettings
     folders: FoldersSettings
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -223,6 +233,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "alerts": AlertsSettings,
     "folders": FoldersSettings,
+    "calendar": CalendarSettings,
 }
 
 _TYPE_NAMES = {str: "une chaîne", int: "un entier", float: "un nombre", bool: "un booléen"}
@@ -370,6 +381,13 @@ def _resolve(path: Path, sections: dict[str, Any]) -> dict[str, Any]:
             raise SettingsError(
                 f"{path}, section [folders], clé « subfolders » : « {parent} » n'est pas un "
                 "dossier de l'arborescence (clé « tree »).")
+    calendar: CalendarSettings = sections["calendar"]
+    if calendar.rules_file:
+        where = f"{path}, section [calendar], clé « rules_file »"
+        rules = _absolute(Path(calendar.rules_file), path.parent, where)
+        if not rules.is_file():
+            raise SettingsError(f"{where} : fichier introuvable ({rules}).")
+        sections["calendar"] = dataclasses.replace(calendar, rules_file=str(rules))
     return sections
 
 

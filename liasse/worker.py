@@ -1,4 +1,5 @@
-"""The background worker of `liasse serve`: deposit alerts, the outbox, trash upkeep.
+"""The background worker of `liasse serve`: deposit alerts, calendar alerts, the outbox,
+trash upkeep.
 
 One thread, started and stopped with the server. Each job runs in its own try block, so a
 failing job is logged and retried at the next tick without stopping the others. When several
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from acl.calendar import alerts as calendar_alerts
 from acl.db import Database, utcnow
 from acl.documents.blobs import BlobStore
 from acl.documents.store import purge_before
@@ -130,6 +132,7 @@ class Worker:
             self._elected = True
             self._job("outbox recovery", self._recover)
         self._job("deposit alerts", self._alerts, now)
+        self._job("calendar alerts", self._calendar_alerts, now)
         self._job("outbox", self._send, now)
         if self._next_upkeep is None or now >= self._next_upkeep:
             self._next_upkeep = now + UPKEEP_EVERY
@@ -157,6 +160,10 @@ class Worker:
                                  quiet=timedelta(seconds=config.quiet_delay_seconds),
                                  max_hold=timedelta(seconds=config.max_hold_seconds),
                                  base_url=self.base_url)
+
+    def _calendar_alerts(self, now: datetime) -> None:
+        with self.db.transaction() as session:
+            calendar_alerts.mail_due(session, now, base_url=self.base_url)
 
     def _send(self, now: datetime) -> None:
         if not self.settings.smtp.host:

@@ -15,7 +15,7 @@ from acl.db import utcnow
 from acl.events.models import Event
 from acl.people.models import Company
 from acl.rights.delegation import may_read_audit
-from acl.rights.models import Role
+from acl.rights.models import Role, Side
 from acl.rights.policy import Action, Principal, Resource, authorize, reaches
 
 
@@ -51,6 +51,8 @@ def last_event_id(session: Session) -> int:
 
 
 ACCOUNT_PREFIX = "account:"
+MESSAGE_PREFIX = "message:"  # messaging: for who may use the company's messaging
+CALENDAR_PREFIX = "calendar:"  # calendar: for who sees its calendar; "private": company side
 
 
 def is_visible(principal: Principal, event: Event, company_active: bool = True) -> bool:
@@ -62,6 +64,14 @@ def is_visible(principal: Principal, event: Event, company_active: bool = True) 
             event.company_id is not None and reaches(principal, event.company_id)
     if event.company_id is None:
         return False
+    if event.kind.startswith(MESSAGE_PREFIX):
+        return bool(authorize(principal, Action.MESSAGING,
+                              Resource(event.company_id, company_active)))
+    if event.kind.startswith(CALENDAR_PREFIX):
+        if event.kind.endswith(":private") and principal.side != Side.COMPANY:
+            return False
+        return bool(authorize(principal, Action.CALENDAR,
+                              Resource(event.company_id, company_active)))
     return bool(authorize(principal, Action.READ,
                           Resource(event.company_id, company_active, None,
                                    event.folder or None)))

@@ -14,6 +14,8 @@ Rules (../shared/DESIGN.md, "Who is who"):
   fixed full rights);
 - messaging: cabinet staff and the interlocuteur by default, utilisateurs when granted;
   invoicing: company side only (a company's invoices are private to it);
+- calendar: everyone who reaches the company sees its calendar; only the firm gives advice
+  (fiscal profile, firm events, comments, alerts for the company's users);
 - a disconnected company is closed to its own users and read-only for the cabinet;
 - documents dated before the company's protection date are read-only for everybody;
 - the standard folders themselves cannot be renamed, moved or deleted, and nothing is
@@ -35,6 +37,8 @@ class Action(enum.StrEnum):
     WRITE = "write"  # deposit, create a folder, rename, move, delete
     MESSAGING = "messaging"
     INVOICING = "invoicing"
+    CALENDAR = "calendar"  # see the fiscal calendar, set one's alerts, add one's notes
+    CALENDAR_ADVICE = "calendar-advice"  # the firm's: profile, events, comments, alerts
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,13 @@ def authorize(principal: Principal, action: Action, resource: Resource) -> Decis
         if service == Service.INVOICING and principal.side == Side.CABINET:
             return Decision(False, "La facturation d'une entreprise lui est réservée.")
         return Decision(False, f"Vous n'avez pas accès à la {service.value} de cette entreprise.")
+    if action == Action.CALENDAR:
+        return ALLOW
+    if action == Action.CALENDAR_ADVICE:
+        if principal.side == Side.CABINET:
+            return ALLOW
+        return Decision(False, "Seul le cabinet peut modifier le profil fiscal, ajouter des "
+                               "évènements pour l'entreprise ou les commenter.")
     if resource.folder is None:
         if action == Action.READ:
             return ALLOW

@@ -34,9 +34,11 @@ CLOSED_READ_ONLY = "Le compte de cette entreprise est déconnecté : lecture seu
 NO_MESSAGING = "Vous n'avez pas accès à la messagerie de cette entreprise."
 NO_INVOICING = "Vous n'avez pas accès à la facturation de cette entreprise."
 CABINET_INVOICING = "La facturation d'une entreprise lui est réservée."
+FIRM_ONLY = ("Seul le cabinet peut modifier le profil fiscal, ajouter des évènements pour "
+             "l'entreprise ou les commenter.")
 
 ALL_REASONS = {ROOT, HIDDEN, READ_ONLY, STANDARD, PROTECTED, NOT_FOUND, DISABLED, CLOSED,
-               CLOSED_READ_ONLY, NO_MESSAGING, NO_INVOICING, CABINET_INVOICING}
+               CLOSED_READ_ONLY, NO_MESSAGING, NO_INVOICING, CABINET_INVOICING, FIRM_ONLY}
 
 ROLES = list(Role)
 CABINET_ROLES = [r for r in Role if r.side == Side.CABINET]
@@ -279,15 +281,23 @@ def test_disabled_user_is_denied_everything(role, action, situation):
 #            role: {action: expected} on a disconnected company (any situation)
 DISCONNECTED_TABLE = {
     Role.CORRESPONDANT: {Action.READ: OK, Action.WRITE: CLOSED_READ_ONLY,
-                         Action.MESSAGING: CLOSED_READ_ONLY, Action.INVOICING: CLOSED_READ_ONLY},
+                         Action.MESSAGING: CLOSED_READ_ONLY, Action.INVOICING: CLOSED_READ_ONLY,
+                         Action.CALENDAR: CLOSED_READ_ONLY,
+                         Action.CALENDAR_ADVICE: CLOSED_READ_ONLY},
     Role.ASSOCIE: {Action.READ: OK, Action.WRITE: CLOSED_READ_ONLY,
-                   Action.MESSAGING: CLOSED_READ_ONLY, Action.INVOICING: CLOSED_READ_ONLY},
+                   Action.MESSAGING: CLOSED_READ_ONLY, Action.INVOICING: CLOSED_READ_ONLY,
+                   Action.CALENDAR: CLOSED_READ_ONLY,
+                   Action.CALENDAR_ADVICE: CLOSED_READ_ONLY},
     Role.ASSISTANT: {Action.READ: OK, Action.WRITE: CLOSED_READ_ONLY,
-                     Action.MESSAGING: CLOSED_READ_ONLY, Action.INVOICING: CLOSED_READ_ONLY},
+                     Action.MESSAGING: CLOSED_READ_ONLY, Action.INVOICING: CLOSED_READ_ONLY,
+                     Action.CALENDAR: CLOSED_READ_ONLY,
+                     Action.CALENDAR_ADVICE: CLOSED_READ_ONLY},
     Role.INTERLOCUTEUR: {Action.READ: CLOSED, Action.WRITE: CLOSED, Action.MESSAGING: CLOSED,
-                         Action.INVOICING: CLOSED},
+                         Action.INVOICING: CLOSED, Action.CALENDAR: CLOSED,
+                         Action.CALENDAR_ADVICE: CLOSED},
     Role.UTILISATEUR: {Action.READ: CLOSED, Action.WRITE: CLOSED, Action.MESSAGING: CLOSED,
-                       Action.INVOICING: CLOSED},
+                       Action.INVOICING: CLOSED, Action.CALENDAR: CLOSED,
+                       Action.CALENDAR_ADVICE: CLOSED},
 }
 
 
@@ -371,3 +381,31 @@ def test_every_refusal_carries_a_known_french_reason():
             seen.add(decision.reason)
     assert allowed > 0
     assert seen == ALL_REASONS
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar (issue 19): every role that reaches the company sees it, whatever its folder rights
+# or services; only the firm gives advice.
+
+#               role: (CALENDAR, CALENDAR_ADVICE)
+CALENDAR_TABLE = {
+    Role.CORRESPONDANT: (OK, OK),
+    Role.ASSOCIE: (OK, OK),
+    Role.ASSISTANT: (OK, OK),
+    Role.INTERLOCUTEUR: (OK, FIRM_ONLY),
+    Role.UTILISATEUR: (OK, FIRM_ONLY),
+}
+
+
+def test_calendar_table_covers_every_role():
+    assert set(CALENDAR_TABLE) == set(Role)
+
+
+@pytest.mark.parametrize("services", [None, False, True], ids=["no_row", "revoked", "granted"])
+@pytest.mark.parametrize("grant", list(GRANTS.values()), ids=list(GRANTS))
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name.lower())
+def test_calendar(role, grant, services):
+    principal = make_principal(role, grant=grant, services=services)
+    calendar, advice = CALENDAR_TABLE[role]
+    check(authorize(principal, Action.CALENDAR, make_resource("root")), calendar)
+    check(authorize(principal, Action.CALENDAR_ADVICE, make_resource("root")), advice)
