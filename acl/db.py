@@ -15,10 +15,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import String, TypeDecorator
 
 from acl.errors import Refused, describe_os_error
+from config.names import ACCENTED, PLAIN, fold
 
 # Explicit constraint names so that Alembic migrations are the same on every database.
 NAMING_CONVENTION = {
@@ -133,6 +136,7 @@ def make_engine(url: str, *, password: str = "", busy_timeout_ms: int = 10000,
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+        dbapi_connection.create_function("liasse_fold", 1, fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
@@ -218,3 +222,23 @@ def upgrade_schema(engine: Engine) -> None:
     except CommandError:
         raise Refused("La base de données a été mise à jour par une version plus récente de "
                       "Liasse, ou n'est pas une base Liasse : mettez Liasse à jour.") from None
+
+
+class folded(FunctionElement):  # noqa: N801 (a SQL function)
+    """A text column (or expression) as names are compared, `config.names.fold` in SQL:
+    `folded(Company.name) == fold(typed)` ignores case and accents on SQLite (a function
+    each connection registers) and PostgreSQL (lower + translate, no extension needed)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element, compiler, **kw) -> str:
+    return f"liasse_fold({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "postgresql")
+def _folded_postgresql(element, compiler, **kw) -> str:
+    quoted = PLAIN.replace("'", "''")
+    return f"translate(lower({compiler.process(element.clauses, **kw)}), '{ACCENTED}', '{quoted}')"

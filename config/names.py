@@ -49,3 +49,16 @@ def check_segment(name: str) -> str:
     if name.split(".")[0].upper().rstrip() in _RESERVED:
         raise InvalidName(f"« {name.split('.')[0]} » est un nom réservé par Windows")
     return name
+
+
+# Looking a name up ignores case and accents ("eglise" finds "Pharmacie de l'Église"), the
+# same way in Python and in SQL (acl.db.folded): lower case, then these letters without their
+# accent, and the typographic apostrophe as the plain one.
+ACCENTED = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝŸ’"
+PLAIN = "aaaaaaceeeeiiiinooooouuuuyyaaaaaaceeeeiiiinooooouuuuyy'"
+_FOLD = str.maketrans(ACCENTED, PLAIN)
+
+
+def fold(text: str | None) -> str:
+    """`text` as names are compared: "Pharmacie de l’Église" -> "pharmacie de l'eglise"."""
+    return unicodedata.normalize("NFC", text or "").lower().translate(_FOLD)

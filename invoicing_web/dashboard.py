@@ -34,8 +34,7 @@ def home():
                                                received_only=True))
     query = request.args.get("q", "").strip()
     reachable = companies.visible_companies(session, g.principal)
-    shown = [c for c in reachable if not query or query.casefold() in c.name.casefold()
-             or query.replace(" ", "") in c.siren]
+    shown = companies.matching(reachable, query)
     figures = activity.company_activity(session, [c.id for c in reachable])
     users = companies.user_counts(session)
     totals = {"companies": len(reachable),

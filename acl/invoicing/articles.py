@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from acl.db import folded
 from acl.errors import InvalidInput, NameTaken, NotFound
 from acl.invoicing import checks
 from acl.invoicing.amounts import AmountError, format_rate, parse_decimal, parse_rate
 from acl.invoicing.models import Article, Nature
 from acl.invoicing.sheet import UNITS
 from acl.people.models import Company
+from config.names import fold
 
 SUGGESTIONS = 10
 
@@ -154,6 +156,6 @@ def suggestions(session: Session, company: Company, query: str) -> list[Article]
 
 
 def _matches(query: str):
-    text = query.strip().lower()
-    return or_(func.lower(Article.reference).contains(text, autoescape=True),
-               func.lower(Article.designation).contains(text, autoescape=True))
+    text = fold(query.strip())
+    return or_(folded(Article.reference).contains(text, autoescape=True),
+               folded(Article.designation).contains(text, autoescape=True))

@@ -9,11 +9,13 @@ from dataclasses import dataclass, fields
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from acl.db import folded
 from acl.errors import InvalidInput, NameTaken, NotFound
 from acl.invoicing import checks
 from acl.invoicing.models import Customer, CustomerKind
 from acl.invoicing.sheet import Address, Party
 from acl.people.models import Company
+from config.names import fold
 
 SUGGESTIONS = 10
 
@@ -131,7 +133,7 @@ def by_name(session: Session, company: Company, name: str) -> Customer | None:
     """The active customer of that name (case aside), as chosen in the editor."""
     return session.scalar(select(Customer).where(
         Customer.company_id == company.id, Customer.archived.is_(False),
-        func.lower(Customer.name) == name.strip().lower()))
+        folded(Customer.name) == fold(name.strip())))
 
 
 def listing(session: Session, company: Company, *, query: str = "",
@@ -154,9 +156,9 @@ def suggestions(session: Session, company: Company, query: str) -> list[Customer
 
 
 def _matches(query: str):
-    text = query.strip().lower()
-    return or_(func.lower(Customer.name).contains(text, autoescape=True),
-               func.lower(Customer.city).contains(text, autoescape=True),
+    text = fold(query.strip())
+    return or_(folded(Customer.name).contains(text, autoescape=True),
+               folded(Customer.city).contains(text, autoescape=True),
                Customer.siren.contains(text, autoescape=True))
 
 

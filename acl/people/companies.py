@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren as siren_number
 
+from acl.db import folded
 from acl.documents.tree import create_company_tree
 from acl.errors import InvalidInput, NotFound
 from acl.people.accounts import NewAccount, check_email, new_user
@@ -21,7 +22,7 @@ from acl.rights.models import Role
 from acl.rights.passwords import PasswordHasher
 from acl.rights.policy import Principal, reaches
 from config import dates
-from config.names import InvalidName, check_segment
+from config.names import InvalidName, check_segment, fold
 from config.numbers import whole_number
 from config.settings import FoldersSettings
 
@@ -196,8 +197,7 @@ def find_company(session: Session, principal: Principal, ref: str) -> Company:
     """A company by SIREN, id or name, among those the principal reaches."""
     ref = ref.strip()
     compact = ref.replace(" ", "")
-    conditions = [func.lower(Company.name) == ref.lower(),
-                  func.lower(Company.folder_name) == ref.lower()]
+    conditions = [folded(Company.name) == fold(ref), folded(Company.folder_name) == fold(ref)]
     if whole_number(compact) is not None:
         conditions.append(Company.siren == compact)
         if len(compact) < 9:
@@ -208,6 +208,13 @@ def find_company(session: Session, principal: Principal, ref: str) -> Company:
         raise NotFound(f"Entreprise introuvable : « {ref} »." if not found else
                        f"Plusieurs entreprises répondent à « {ref} » : précisez le SIREN.")
     return found[0]
+
+
+def matching(found: list[Company], query: str) -> list[Company]:
+    """The companies whose name holds `query` (case and accents aside) or whose SIREN does
+    (spaces aside): the search box of the dashboard and of the rights pages."""
+    wanted, digits = fold(query.strip()), query.replace(" ", "")
+    return [c for c in found if not wanted or wanted in fold(c.name) or digits in c.siren]
 
 
 def visible_companies(session: Session, principal: Principal) -> list[Company]:

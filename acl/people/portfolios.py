@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from acl.db import folded
 from acl.errors import InvalidInput, NotFound
 from acl.people.models import Company, Portfolio, User
 from acl.rights import delegation
 from acl.rights.audit import Context, record, require
 from acl.rights.models import Role
 from acl.rights.principals import load_principal
+from config.names import fold
 
 
 def find_portfolio(session: Session, name: str) -> Portfolio:
     portfolio = session.scalars(select(Portfolio).where(
-        func.lower(Portfolio.name) == name.strip().lower())).one_or_none()
+        folded(Portfolio.name) == fold(name.strip()))).one_or_none()
     if portfolio is None:
         raise NotFound(f"Portefeuille introuvable : « {name} ».")
     return portfolio
@@ -29,7 +31,7 @@ def create_portfolio(session: Session, ctx: Context, name: str) -> Portfolio:
         raise InvalidInput("Le nom du portefeuille est obligatoire (200 caractères au plus).",
                            field="name")
     if session.scalars(select(Portfolio.id).where(
-            func.lower(Portfolio.name) == name.lower())).first() is not None:
+            folded(Portfolio.name) == fold(name))).first() is not None:
         raise InvalidInput(f"Le portefeuille « {name} » existe déjà.", field="name")
     portfolio = Portfolio(name=name)
     session.add(portfolio)

@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from acl.db import Database
+from acl.db import Database, folded
 from acl.errors import PermissionDenied, Refused
 from acl.events.stream import ACCOUNT_PREFIX, record_event
+from acl.people.models import User
 from acl.rights.models import AuditEntry, Generation, Role
 from acl.rights.policy import Decision, Principal
+from config.names import fold
 
 # Administrative acts that also go to the event stream (feeds, dashboards).
 ACCOUNT_EVENTS = frozenset({"user", "habilitation", "service", "portfolio", "company"})
@@ -95,8 +97,10 @@ def query_entries(session: Session, reader: Principal, *, actor: str | None = No
         # An associé reads what concerns the companies of his portfolios, and his own acts.
         stmt = stmt.where(AuditEntry.company_id.in_(reader.portfolio_company_ids)
                           | (AuditEntry.actor_id == reader.user_id))
-    if actor:
-        stmt = stmt.where(AuditEntry.actor_login == actor.lower())
+    if actor:  # a login, or a name as shown (case and accents aside)
+        named = select(User.id).where(folded(User.display_name) == fold(actor.strip()))
+        stmt = stmt.where((AuditEntry.actor_login == actor.strip().lower())
+                          | AuditEntry.actor_id.in_(named))
     if action:
         stmt = stmt.where(AuditEntry.action.startswith(action))
     if company_id is not None:

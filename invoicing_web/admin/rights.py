@@ -138,8 +138,7 @@ def rights_pick():
     if len(reachable) == 1:
         return redirect(url_for(".rights", company_id=reachable[0].id))
     query = request.args.get("q", "").strip()
-    shown = [c for c in reachable if not query or query.casefold() in c.name.casefold()
-             or query.replace(" ", "") in c.siren]
+    shown = companies.matching(reachable, query)
     return render_template("admin/rights_pick.html", companies=shown, query=query)
 
 
