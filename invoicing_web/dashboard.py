@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
 
 from acl.documents import activity
 from acl.people import companies
 from acl.people.cabinet import LOGO_TYPES, get_cabinet
+from acl.people.models import User
 from acl.rights.models import Side
 from invoicing_web.forms import parse_id
 from invoicing_web.security import db_session, login_required
@@ -43,6 +45,33 @@ def home():
     return render_template("dashboard/cabinet.html", companies=shown, all_companies=reachable,
                            figures=figures, users=users, totals=totals, query=query,
                            empty=activity.Activity())
+
+
+@bp.get("/a-receptionner")
+@login_required
+def awaiting():
+    """The documents the dashboard counts as deposited and not yet received: across the
+    companies the firm member reaches, or one of them (`?entreprise=<id>`)."""
+    if g.principal.side != Side.CABINET:
+        abort(404)
+    session = db_session()
+    company = None
+    if request.args.get("entreprise"):
+        company_id = request.args.get("entreprise", type=parse_id)
+        if company_id is None:
+            abort(404)
+        company = companies.get_company(session, g.principal, company_id)  # else 404
+        ids = [company.id]
+    else:
+        ids = [c.id for c in companies.visible_companies(session, g.principal)]
+    found = activity.awaiting_receipt(session, g.principal, ids, limit=AWAITING_SHOWN)
+    names = dict(session.execute(select(User.id, User.display_name).where(
+        User.id.in_({node.deposited_by_id for node, _, _ in found}))).all())
+    return render_template("dashboard/awaiting.html", found=found, company=company,
+                           names=names, limit=AWAITING_SHOWN)
+
+
+AWAITING_SHOWN = 500
 
 
 @bp.get("/logo")

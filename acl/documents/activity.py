@@ -58,3 +58,28 @@ def recent_documents(session: Session, principal: Principal, company_id: int, *,
         if len(found) >= limit:
             break
     return found
+
+
+def awaiting_receipt(session: Session, principal: Principal, company_ids: list[int], *,
+                     limit: int = 500) -> list[tuple[Node, str, str]]:
+    """What the dashboard counts as "déposés non réceptionnés", listed: the live documents
+    deposited by the companies' side that nobody of the firm has downloaded yet, newest
+    first, among those the principal may read: (node, company name, path)."""
+    if not company_ids:
+        return []
+    rows = session.scalars(
+        select(Node).join(User, User.id == Node.deposited_by_id).where(
+            Node.company_id.in_(company_ids), Node.kind == "file", Node.deleted_at.is_(None),
+            ~Node.is_client_file, Node.received_at.is_(None),
+            User.side == Side.COMPANY.value)
+        .order_by(Node.created_at.desc(), Node.id.desc()).limit(limit * 2))
+    found = []
+    for node in rows:
+        location = location_of(session, node)
+        if any(n.deleted_at is not None for n in location.nodes):
+            continue
+        if may_read(principal, location):
+            found.append((node, location.company.name, location.path))
+        if len(found) >= limit:
+            break
+    return found
