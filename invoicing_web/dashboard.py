@@ -74,6 +74,12 @@ def awaiting():
 AWAITING_SHOWN = 500
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it before reading the page's icon link."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/logo")
 def logo():
     """The cabinet's logo (path set with `liasse cabinet set --logo`)."""

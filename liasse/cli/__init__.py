@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -110,6 +111,16 @@ def _unreadable(argv: list[str]) -> str | None:
     return None
 
 
+def _quiet_stdout() -> None:
+    """After a closed pipe, send what is left of stdout nowhere: Python would otherwise
+    print a second BrokenPipeError while flushing at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
@@ -123,10 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "needs_runtime", True):
             rt = Runtime.open(args)
             try:
-                return args.handler(rt, args)
+                code = args.handler(rt, args)
             finally:
                 rt.close()
-        return args.handler(args)
+        else:
+            code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
     except Refused as exc:
         print(f"liasse : {exc.reason}", file=sys.stderr)
         return EXIT_REFUSED
@@ -149,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("liasse : interrompu.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `liasse audit | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
     except Exception:
         log = _log_unexpected(args)
         print(f"liasse : erreur inattendue ; le détail est consigné dans {log}.",

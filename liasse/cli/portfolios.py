@@ -20,15 +20,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete = psub.add_parser("delete", help="supprime un portefeuille (pas ses entreprises)")
     delete.add_argument("name")
     delete.set_defaults(handler=delete_portfolio)
-    for name, present, text in (("add-company", True, "ajoute une entreprise à"),
-                                ("remove-company", False, "retire une entreprise de")):
-        cmd = psub.add_parser(name, help=f"{text} un portefeuille")
+    for name, present, text in (("add-company", True, "ajoute une entreprise à un portefeuille"),
+                                ("remove-company", False,
+                                 "retire une entreprise d'un portefeuille")):
+        cmd = psub.add_parser(name, help=text)
         cmd.add_argument("name")
         cmd.add_argument("company", help="SIREN ou nom")
         cmd.set_defaults(handler=set_company, present=present)
-    for name, present, text in (("add-member", True, "ajoute un membre du cabinet à"),
-                                ("remove-member", False, "retire un membre d'")):
-        cmd = psub.add_parser(name, help=f"{text} un portefeuille")
+    for name, present, text in (("add-member", True,
+                                 "ajoute un membre du cabinet à un portefeuille"),
+                                ("remove-member", False,
+                                 "retire un membre du cabinet d'un portefeuille")):
+        cmd = psub.add_parser(name, help=text)
         cmd.add_argument("name")
         cmd.add_argument("login")
         cmd.set_defaults(handler=set_member, present=present)

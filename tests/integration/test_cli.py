@@ -145,6 +145,36 @@ def test_help_of_every_command(path, capsys):
     assert "affiche cette aide et quitte" in out
 
 
+def test_the_help_has_no_elision_left_undone(capsys):
+    """French elides: "d'un portefeuille", never "de un"."""
+    texts = []
+    for path in COMMANDS:
+        with pytest.raises(SystemExit):
+            main([*path[:-1], "--help"])
+        texts.append(capsys.readouterr().out)
+    found = re.findall(r"\b(?:de|que|le|la|ne|se) (?:un|une|a|à|e|é|il|elle|on)\b",
+                       "\n".join(texts))
+    assert found == []
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(demo, settings):
+    """`liasse audit | head -1`: the command stops at the closed pipe, says nothing more."""
+    for _ in range(3):  # enough audit rows to fill more than the pipe's buffer
+        with demo.transaction() as s:
+            for n in range(400):
+                s.add(AuditEntry(actor_login="expert", action="user.create",
+                                 target=f"rempli-{n:04d}-" + "x" * 200, outcome="ok"))
+    with subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) as reader:
+        command = subprocess.run(
+            [sys.executable, "-m", "liasse.cli", "--config", str(settings.source), "audit",
+             "--limit", "1200"], stdout=reader.stdin, stderr=subprocess.PIPE, timeout=120)
+        first, _ = reader.communicate(timeout=30)
+    assert first.count(b"\n") == 1
+    assert command.returncode == 0
+    assert command.stderr == b""
+
+
 def test_the_command_runs_as_a_module_too():
     """`python -m liasse.cli`: what the tests and the benchmark fall back on where the
     installed `liasse` script is missing."""

@@ -565,4 +565,21 @@ def test_mount_page_gives_the_drive_url_and_davmount_links(visit):
     for system in ("Windows", "macOS", "Linux"):
         assert f"{system}" in page
     assert "net use L: http://localhost/dav/ /user:assistant *" in page
+    # Plain HTTP: the firm is told what to do, its clients whom to ask.
+    assert "Demandez l'adresse HTTPS" not in page
+    assert "Publiez Liasse en HTTPS" in page
+    client = visit("martin").page("/monter-le-lecteur")
+    assert "Demandez l'adresse HTTPS à votre cabinet." in client
+    assert "Publiez Liasse" not in client
+
+
+def test_the_site_has_an_icon(visit, app):
+    page = visit("martin").page("/tableau-de-bord")
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    anonymous = app.test_client()
+    assert anonymous.get("/favicon.ico").headers["Location"].endswith("/static/favicon.svg")
+    icon = anonymous.get("/static/favicon.svg", buffered=True)
+    icon.close()
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data().startswith(b"<svg")
 
