@@ -37,6 +37,7 @@ from acl.documents.limits import Limits
 from acl.documents.store import Location
 from acl.errors import InvalidInput, NotFound, Refused
 from acl.rights.models import Side
+from config import clients
 from invoicing_web.forms import Form, parse_id
 from invoicing_web.security import db_session, login_required, services
 
@@ -52,6 +53,12 @@ def document_url(location: Location) -> str:
         return url_for("documents.by_id", node_id=location.node.id)
     return url_for("documents.browse", company=location.company.folder_name,
                    subpath="/".join(names))
+
+
+@bp.app_template_filter("client")
+def client_name(user_agent: str | None) -> str:
+    """The software of a download, as a person names it (the raw User-Agent is kept)."""
+    return clients.describe(user_agent)
 
 
 @bp.app_template_filter("filesize")

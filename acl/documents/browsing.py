@@ -85,8 +85,16 @@ def listing(session: Session, principal: Principal, folder: Location) -> list[Lo
         location = Location(folder.company, (*folder.nodes, node))
         if may_read(principal, location):
             members.append(location)
-    members.sort(key=lambda loc: (loc.node.kind == "file", loc.node.name.casefold()))
+    members.sort(key=lambda loc: in_folder_order(loc.node))
     return members
+
+
+def in_folder_order(node: Node) -> tuple:
+    """The order of a folder's members everywhere: the firm's standard folders first, in the
+    order of its tree (they were created in that order), then folders, then documents, by
+    name."""
+    return (node.kind == "file", not node.is_standard, node.id if node.is_standard else 0,
+            node.name.casefold())
 
 
 def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
@@ -138,7 +146,7 @@ def writable_folders(session: Session, principal: Principal,
             location = Location(company, path)
             if may_deposit(principal, location):
                 found.append(location)
-        members = sorted(children.get(path[-1].id, ()), key=lambda n: n.name.casefold())
+        members = sorted(children.get(path[-1].id, ()), key=in_folder_order)
         pending.extend(below for below in ((*path, node) for node in reversed(members))
                        if not below[-1].is_client_file
                        and may_read(principal, Location(company, below)))

@@ -56,7 +56,8 @@ def listed_names(page: str) -> list[str]:
 def test_secretaire_sees_her_folders_and_fiscalite_is_404(visit, node_id):
     secretaire = visit("secretaire")
     root = secretaire.page(BAKERY + "/")
-    assert listed_names(root) == ["Achats", "Autres", "Banque", "Ventes"]
+    # in the firm's standard order, not the alphabet's
+    assert listed_names(root) == ["Achats", "Ventes", "Banque", "Autres"]
     assert "Fiscalité" not in root
     fiscal_doc = node_id("Fiscalité", "Liasse fiscale 2025.pdf")
     for url in (BAKERY + "/Fiscalité", BAKERY + "/Fiscalité/Liasse fiscale 2025.pdf",
@@ -455,7 +456,7 @@ def test_selection_move_and_delete_with_errors_next_to_the_field(visit, node_id)
 def test_destinations_are_the_writable_folders(visit, node_id):
     page = visit("secretaire").page(BAKERY + "/Achats/Facture Moulin Giraud octobre.pdf")
     options = re.findall(r'<option value="\d+">([^<]+)</option>', page)
-    assert options == ["Autres", "Banque", "Ventes"]
+    assert options == ["Ventes", "Banque", "Autres"]  # the firm's order
 
 
 def test_standard_folders_cannot_be_renamed_moved_or_deleted(visit, node_id):
@@ -571,6 +572,34 @@ def test_mount_page_gives_the_drive_url_and_davmount_links(visit):
     client = visit("martin").page("/monter-le-lecteur")
     assert "Demandez l'adresse HTTPS à votre cabinet." in client
     assert "Publiez Liasse" not in client
+
+
+def test_standard_folders_keep_the_firms_order_then_the_rest_by_name(visit, node_id):
+    expert = visit("expert")
+    root = listed_names(expert.page(BAKERY + "/"))
+    assert root == ["Achats", "Ventes", "Banque", "Fiscalité", "Social", "Juridique",
+                    "Autres"]
+    achats = node_id("Achats")
+    for name in ("b", "A", "c"):
+        assert expert.post(f"/dossier/{achats}/creer", {"name": name}).status_code == 303
+    listed = listed_names(expert.page(BAKERY + "/Achats"))
+    assert listed[:3] == ["A", "b", "c"] and listed[3:] == sorted(listed[3:], key=str.casefold)
+    # the destinations offered for a move follow the same order
+    page = expert.page(BAKERY + "/Achats/Facture Moulin Giraud octobre.pdf")
+    options = re.findall(r'<option value="\d+">([^<]+)</option>', page)
+    tops = [o for o in options if o.count("/") == 0]
+    assert tops == ["Ventes", "Banque", "Fiscalité", "Social", "Juridique", "Autres"], options
+
+
+def test_the_download_history_names_the_software(visit, node_id):
+    expert = visit("expert")
+    doc = node_id("Achats", "Facture Moulin Giraud octobre.pdf")
+    firefox = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 "
+               "Firefox/128.0")
+    expert.get(f"/telecharger/{doc}", headers={"User-Agent": firefox}, buffered=True).close()
+    page = expert.page(BAKERY + "/Achats/Facture Moulin Giraud octobre.pdf")
+    assert re.search(r'class="client" title="Mozilla/5.0 \(Windows[^"]*">Firefox sur '
+                     r"Windows</td>", page)
 
 
 def test_the_site_has_an_icon(visit, app):
