@@ -112,3 +112,72 @@ def query_entries(session: Session, reader: Principal, *, actor: str | None = No
     if outcome:
         stmt = stmt.where(AuditEntry.outcome == outcome)
     return list(session.scalars(stmt))
+
+
+# -- The log in words ------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "install": "Installation", "cabinet.update": "Modification de la fiche du cabinet",
+    "company.create": "Création d'entreprise", "company.update": "Modification d'entreprise",
+    "company.disconnect": "Déconnexion d'entreprise",
+    "company.reconnect": "Reconnexion d'entreprise",
+    "company.protection_date": "Date de protection",
+    "user.create": "Création de compte", "user.invite": "Invitation",
+    "user.disable": "Désactivation de compte", "user.enable": "Réactivation de compte",
+    "user.password_change": "Changement de mot de passe",
+    "user.password_reset": "Réinitialisation de mot de passe",
+    "user.unlock": "Déverrouillage de compte", "user.alerts": "Réglage des alertes",
+    "habilitation.grant": "Droit sur un dossier",
+    "service.grant": "Messagerie ou facturation",
+    "portfolio.create": "Création de portefeuille",
+    "portfolio.delete": "Suppression de portefeuille",
+    "portfolio.add_company": "Ajout d'une entreprise à un portefeuille",
+    "portfolio.remove_company": "Retrait d'une entreprise d'un portefeuille",
+    "portfolio.add_member": "Ajout d'un membre à un portefeuille",
+    "portfolio.remove_member": "Retrait d'un membre d'un portefeuille",
+    "import": "Import de fichier", "lock.break": "Levée de verrou",
+    "trash.purge": "Purge de la corbeille", "fsck": "Contrôle d'intégrité",
+    "audit.read": "Lecture du journal", "outbox.read": "Lecture de la file d'envoi",
+}
+DETAIL_LABELS = {
+    "role": "rôle", "email": "e-mail", "mode": "mode", "level": "niveau",
+    "granted": "accordé", "service": "service", "entreprises": "entreprises",
+    "utilisateurs": "utilisateurs", "siren": "SIREN", "interlocuteur": "interlocuteur",
+    "before": "avant", "after": "après", "correspondant": "correspondant", "par": "par",
+    "by_side": "côté", "changes": "changements", "name": "nom", "folder": "dossier",
+    "company": "entreprise", "login": "identifiant", "path": "chemin", "size": "taille",
+}
+
+
+def action_label(action: str) -> str:
+    """"user.create" -> "Création de compte" (an action without a label keeps its code)."""
+    return ACTION_LABELS.get(action, action)
+
+
+def detail_text(detail: str) -> str:
+    """The detail of an entry in words: {"role": "assistant", "email": ""} ->
+    "rôle : assistant ; e-mail : aucun"; a detail that is not such a record stays as is."""
+    try:
+        values = json.loads(detail) if detail.startswith("{") else None
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        return detail
+    return " ; ".join(f"{DETAIL_LABELS.get(key, key)} : {_value_text(value)}"
+                      for key, value in values.items())
+
+
+def _value_text(value: Any) -> str:
+    if value is True:
+        return "oui"
+    if value is False:
+        return "non"
+    if value in ("", None):
+        return "aucun"
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return f"{value[8:]}/{value[5:7]}/{value[:4]}"  # an ISO day, as French people read it
+    if isinstance(value, dict):
+        return ", ".join(f"{DETAIL_LABELS.get(k, k)} {_value_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value)
+    return str(value)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from acl.people import companies
 from acl.rights import delegation
-from acl.rights.audit import query_entries
+from acl.rights.audit import action_label, detail_text, query_entries
 from acl.rights.models import AuditEntry
 from invoicing_web.admin.base import (
     PARIS,
@@ -34,6 +34,16 @@ ACTION_GROUPS = {"company": "Entreprises", "user": "Comptes", "habilitation": "D
 
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(), PARIS).astimezone(UTC)
+
+
+@bp.app_template_filter("action_label")
+def _action_label(action: str) -> str:
+    return action_label(action)
+
+
+@bp.app_template_filter("detail_text")
+def _detail_text(detail: str) -> str:
+    return detail_text(detail)
 
 
 @bp.get("/journal")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from acl.people import companies
 from acl.rights import delegation
-from acl.rights.audit import query_entries, require
+from acl.rights.audit import detail_text, query_entries, require
 from liasse.cli.runtime import Runtime, parse_date, parse_limit, print_table
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -45,5 +45,5 @@ def show_audit(rt: Runtime, args: argparse.Namespace) -> int:
         print_table(["Date", "Acteur", "Adresse", "Acte", "Cible", "Résultat", "Détail"],
                     [[e.at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S"), e.actor_login,
                       e.address, e.action, e.target, "refusé" if e.outcome == "refused" else "ok",
-                      e.detail[:80]] for e in entries])
+                      detail_text(e.detail)[:100]] for e in entries])
     return 0

@@ -802,13 +802,17 @@ def test_audit_page_filters(demo, as_user):
     assert len(everything) == len(audit(demo))
     refused = _audit_rows(expert.get(f"{ADMIN}/journal?refused=1"))
     assert [(r[1], r[2], r[3], r[5]) for r in refused] == \
-        [("assistant", "user.create", "pirate", "refusé")]
+        [("assistant", "Création de compte", "pirate", "refusé")]
     assert "ne peut pas créer de compte « associé »" in refused[0][6]
     by_actor = _audit_rows(expert.get(f"{ADMIN}/journal?actor=martin"))
     assert {r[1] for r in by_actor} == {"martin"}
-    assert "habilitation.grant" in {r[2] for r in by_actor}
+    assert "Droit sur un dossier" in {r[2] for r in by_actor}
+    # in words: no action code, no JSON
+    grant = next(r for r in by_actor if r[2] == "Droit sur un dossier")
+    assert grant[6] == "niveau : lecture", grant
+    assert not any("{" in r[6] or re.fullmatch(r"[a-z_]+\.[a-z_]+", r[2]) for r in everything)
     by_action = _audit_rows(expert.get(f"{ADMIN}/journal?action=habilitation"))
-    assert by_action and {r[2] for r in by_action} == {"habilitation.grant"}
+    assert by_action and {r[2] for r in by_action} == {"Droit sur un dossier"}
     by_company = _audit_rows(expert.get(f"{ADMIN}/journal?company={bakery.id}"))
     assert by_company and {r[4] for r in by_company} == {BAKERY}
     today = date.today().isoformat()
