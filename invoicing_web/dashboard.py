@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from acl.people import companies
 from acl.people.cabinet import LOGO_TYPES, get_cabinet
 from acl.people.models import User
 from acl.rights.models import Side
-from invoicing_web.forms import parse_id
+from invoicing_web.forms import local_url, parse_id
 from invoicing_web.security import db_session, login_required
 
 bp = Blueprint("dashboard", __name__)
@@ -72,6 +73,18 @@ def awaiting():
 
 
 AWAITING_SHOWN = 500
+
+
+@bp.app_template_global()
+def page_before() -> str | None:
+    """Where a refused form came from (the page that posted it, on this site), for the error
+    page's way back; None for a page opened directly."""
+    if request.method != "POST" or not request.referrer:
+        return None
+    parsed = urlsplit(request.referrer)
+    if parsed.netloc != request.host:
+        return None
+    return local_url(parsed.path + (f"?{parsed.query}" if parsed.query else ""))
 
 
 @bp.get("/favicon.ico")

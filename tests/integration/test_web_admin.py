@@ -385,6 +385,24 @@ def test_a_protection_date_in_the_future_is_refused_and_nothing_changes(demo, as
     assert company_named(demo, BAKERY).protection_date == today_in_paris()
 
 
+def test_a_refused_form_offers_the_way_back_to_its_page(demo, as_user):
+    """A refusal answers 403 with its sentence, and a link back to the page the form was
+    on (this site's only: a foreign Referer gives none)."""
+    assistant = as_user("assistant")
+    came_from = f"http://localhost{ADMIN}/entreprises?tri=nom"
+    reply = assistant.post(f"{ADMIN}/entreprises/selection", {
+        "ids": _ids(demo, BAKERY), "action": "protect", "protection_date": "2025-12-31"},
+        headers={"Referer": came_from})
+    assert reply.status_code == 403
+    assert f'<a class="button" href="{ADMIN}/entreprises?tri=nom">Revenir à la page ' \
+        "précédente</a>" in reply.get_data(as_text=True)
+    foreign = assistant.post(f"{ADMIN}/entreprises/selection", {
+        "ids": _ids(demo, BAKERY), "action": "protect", "protection_date": "2025-12-31"},
+        headers={"Referer": "https://evil.example/administration/entreprises"})
+    assert foreign.status_code == 403
+    assert "Revenir à la page précédente" not in foreign.get_data(as_text=True)
+
+
 def test_protection_date_refused_for_an_assistant_is_audited(demo, as_user):
     reply = as_user("assistant").post(f"{ADMIN}/entreprises/selection", {
         "ids": _ids(demo, BAKERY), "action": "protect", "protection_date": "2025-12-31"})
