@@ -15,7 +15,7 @@ from acl.errors import Refused
 from acl.people.cabinet import get_cabinet
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
-from invoicing_web import admin, auth, dashboard, documents, invoicing
+from invoicing_web import admin, auth, calendar, dashboard, documents, invoicing, messaging
 from invoicing_web.forms import IdConverter
 from invoicing_web.invoicing.base import may_invoice
 from invoicing_web.security import (
@@ -63,12 +63,13 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         except Refused:
             cabinet = None
         return {"cabinet": cabinet, "csrf_token": csrf_token, "current_user": g.get("user"),
-                "url_map_endpoints": app.view_functions, "may_invoice": may_invoice}
+                "url_map_endpoints": app.view_functions, "may_invoice": may_invoice,
+                "unread_messages": messaging.unread_total}
 
     app.add_template_filter(paris_time, "paris")
 
     app.url_map.converters["int"] = IdConverter  # before the routes that use it
-    for module in (auth, dashboard, documents, admin, invoicing):
+    for module in (auth, dashboard, documents, admin, invoicing, messaging, calendar):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

@@ -6,7 +6,8 @@ Cabinet "Cabinet Démo"; companies "Boulangerie Martin" and "Garage Dupont"; log
 `secretaire` (write on Achats, Ventes, Banque, Autres of Boulangerie Martin, nothing else),
 `dupont` (interlocuteur of Garage Dupont); every account has the same password.
 Boulangerie Martin also invoices (`liasse.demo_invoicing`): settings, logo, customers,
-articles, quotes, invoices, a credit note, one invoice sent to the accountant.
+articles, quotes, invoices, a credit note, one invoice sent to the accountant. Both have
+threads and a fiscal calendar (`liasse.demo_messaging`, `liasse.demo_calendar`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from acl.rights.models import Level, Role
 from acl.rights.passwords import PasswordHasher, generate_password
 from acl.rights.principals import load_principal
 from config.settings import Settings
-from liasse import demo_invoicing
+from liasse import demo_calendar, demo_invoicing, demo_messaging
 
 CABINET_NAME = "Cabinet Démo"
 
@@ -140,6 +141,10 @@ def create_demo(session: Session, settings: Settings, hasher: PasswordHasher, bl
                   ["Révision et pneumatiques", "Total TTC : 684,00 €"]),
              garage.interlocuteur.user)
     demo_invoicing.create(session, settings, blobs, bakery.company, martin)
+    demo_messaging.create(session, settings, blobs, bakery.company, garage.company,
+                          _pdf("Facture EDF — décembre", ["Électricité du fournil",
+                                                          "Total TTC : 412,80 €"]))
+    demo_calendar.create(session, settings, bakery.company, garage.company)
     alerts.consider_alerted(session)  # the demo's past is no news: nobody gets its alerts
     reset_demo_passwords(session, hasher, password)
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
+from support import conversations
 
 from acl.calendar import agenda, alerts, profile
 from acl.calendar.models import CalendarAlert, CalendarEvent, FiscalProfile
@@ -19,6 +20,11 @@ from acl.people.models import Company, Portfolio
 from acl.rights.principals import load_principal
 from config.dates import PARIS
 from liasse.worker import Worker
+
+
+@pytest.fixture(autouse=True)
+def _without_demo_conversations(demo):
+    conversations.clear(demo)
 
 RULES = load_rules()
 BASE = "http://liasse.test"

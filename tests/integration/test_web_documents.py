@@ -120,7 +120,8 @@ def test_folders_come_first(visit, node_id):
     assert expert.post(f"/dossier/{achats}/creer", {"name": "Zèbre"}).status_code == 303
     assert expert.post(f"/dossier/{achats}/creer", {"name": "abricots"}).status_code == 303
     page = expert.page(BAKERY + "/Achats")
-    assert listed_names(page) == ["abricots", "Zèbre", "Facture Moulin Giraud octobre.pdf"]
+    assert listed_names(page) == ["abricots", "Zèbre", "Facture Moulin Giraud octobre.pdf",
+                                  "Facture électricité décembre.pdf"]  # demo_messaging's
 
 
 # --- deposits ---------------------------------------------------------------------------------
@@ -353,7 +354,8 @@ def test_zip_keeps_the_structure_and_holds_only_what_may_be_read(demo, visit, no
     with zipfile.ZipFile(io.BytesIO(answer.data)) as archive:
         assert sorted(archive.namelist()) == [
             "Achats/", "Achats/2026/", "Achats/2026/a.txt", "Achats/2026/vide/",
-            "Achats/Facture Moulin Giraud octobre.pdf", "Banque/",
+            "Achats/Facture Moulin Giraud octobre.pdf",
+            "Achats/Facture électricité décembre.pdf", "Banque/",
             "Banque/Relevé octobre 2026.csv"]
         assert archive.read("Achats/2026/a.txt") == b"alpha"
         assert archive.read("Achats/Facture Moulin Giraud octobre.pdf").startswith(b"%PDF")
