@@ -1,12 +1,14 @@
 """`liasse sync` (and `python -m sync`): one run, or one every `--every`; a lock file so that
-two runs on one folder never overlap; a progress bar on a terminal, one line otherwise;
-exit codes for a scheduler: 0 all done, 1 done with errors (or the brake), 2 could not run.
+two runs on one folder never overlap (with `--every`, SIGTERM or Ctrl+C ends the loop once
+the run in progress is complete); a progress bar on a terminal, one line otherwise; exit codes
+for a scheduler: 0 all done, 1 done with errors (or the brake), 2 could not run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -87,6 +89,45 @@ def progress_bar(stream) -> Callable[[int, int, str], None]:
     return show
 
 
+class StopRequest:
+    """Set by a signal handler (a plain flag: an Event's lock is not safe to take there)."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, in slices so that a stop is seen within 0.2 s; whether a
+        stop was asked."""
+        deadline = time.monotonic() + seconds
+        while not self.asked and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.2, left))
+        return self.asked
+
+
+@contextmanager
+def stop_requested() -> Iterator[StopRequest]:
+    """With `--every`: SIGTERM (systemd's stop, `kill`) or a first Ctrl+C lets the run in
+    progress finish, then the loop ends instead of sleeping; a second one interrupts at
+    once. The previous handlers are put back on the way out."""
+    stopping = StopRequest()
+
+    def handle(signum, frame) -> None:
+        if stopping.asked:
+            raise KeyboardInterrupt
+        stopping.asked = True
+        if signum == signal.SIGINT:
+            print("\nliasse sync : arrêt demandé ; la synchronisation en cours se termine "
+                  "(Ctrl+C de nouveau pour l'interrompre).", file=sys.stderr, flush=True)
+
+    names = [n for n in ("SIGTERM", "SIGINT", "SIGBREAK") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), handle) for n in names}
+    try:
+        yield stopping
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 def run_once(settings: SyncSettings) -> Report:
     tty = sys.stderr.isatty() and not settings.quiet
     report = Run(settings, progress=progress_bar(sys.stderr) if tty else None).run()
@@ -125,13 +166,18 @@ def run(args: argparse.Namespace) -> int:
                 print("liasse sync : une synchronisation de ce dossier est déjà en cours ; "
                       "celle-ci n'est pas lancée.", file=sys.stderr)
                 return EXIT_FAILED
-            while True:
-                report = run_once(settings)
-                if settings.every_seconds is None:
-                    return report.exit_code
-                if report.fatal and "connexion refusée" in report.fatal:
-                    return report.exit_code  # a wrong password will not get better
-                time.sleep(settings.every_seconds)
+            if settings.every_seconds is None:
+                return run_once(settings).exit_code
+            with stop_requested() as stopping:
+                while True:
+                    report = run_once(settings)
+                    if report.fatal and "connexion refusée" in report.fatal:
+                        return report.exit_code  # a wrong password will not get better
+                    if stopping.wait(settings.every_seconds):
+                        if not settings.quiet:
+                            print("liasse sync : arrêt demandé ; la dernière synchronisation "
+                                  "est allée à son terme.", file=sys.stderr)
+                        return report.exit_code
     except OSError as exc:
         print(f"liasse sync : dossier local inutilisable ({exc.strerror}).", file=sys.stderr)
         return EXIT_FAILED

@@ -37,7 +37,14 @@ from invoicing_web.admin.base import (
     sections,
 )
 from invoicing_web.forms import Form, local_url, parse_id
-from invoicing_web.security import context, db_session, login_required, services
+from invoicing_web.security import (
+    context,
+    db_session,
+    login_required,
+    mail_notice,
+    mail_waits,
+    services,
+)
 
 # --- users --------------------------------------------------------------------------------
 
@@ -186,4 +193,5 @@ def user_reset(login: str):
 def user_invite(login: str):
     return _user_act(
         login, lambda tx, ctx, user: invitations.invite(tx, ctx, user, _base_url()),
-        lambda user, _: f"Invitation envoyée à {user.email} : le lien est valable deux heures.")
+        lambda user, _: mail_notice("Invitation", user.email, feminine=True)
+        + (f" Le lien est valable {invitations.VALIDITY_WORDS}." if not mail_waits() else ""))

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
+from support.server import free_port
 
 from acl.documents.models import Node
 from acl.events.models import AlertMode, Event, OutboxMessage, PendingAlert, WorkerCursor
@@ -93,12 +94,6 @@ class Sink:
     def count(self) -> int:
         with self.lock:
             return len(self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SmtpServers:

@@ -8,10 +8,11 @@ import http.client
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from support.server import liasse_command
 from support.world import render_toml
@@ -75,12 +76,14 @@ def tree_of(local: Path) -> dict[str, bytes | None]:
 class Relay:
     """An HTTP relay to a real server on a free loopback port: the first `fail_first`
     requests (or every one with `always_fail`) are answered 503 without reaching it; each
-    relayed GET waits `delay` seconds first."""
+    relayed GET waits `delay` seconds first; `before(method, path)`, if given, is called
+    (in the relay's thread for that request) before a request is relayed."""
 
     target: str
     fail_first: int = 0
     always_fail: bool = False
     delay: float = 0.0
+    before: Callable[[str, str], None] | None = None
     seen: list[tuple[str, int]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -111,6 +114,8 @@ class Relay:
                     self.end_headers()
                     self.wfile.write(text)
                     return
+                if relay.before is not None:
+                    relay.before(self.command, unquote(urlsplit(self.path).path))
                 if relay.delay and self.command == "GET":
                     threading.Event().wait(relay.delay)
                 upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
