@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sync.local import LocalTree, scan, sha256_of
 from sync.remote import (
+    ChangedOnline,
     Changes,
     Drive,
     LocalFault,
@@ -274,7 +275,7 @@ class Run:
             report.downloaded.append(path + ("" if action.reason == "nouveau en ligne"
                                              else f" ({action.reason})"))
         elif action.do == Do.UPLOAD:
-            self._upload(path, local[path], report)
+            self._upload(path, local[path], remote.get(path), report)
         elif action.do == Do.SUPP:
             real = self._real(path)
             target = real.with_name(supp_name(real.name, lambda n: real.with_name(n).exists()))
@@ -347,7 +348,10 @@ class Run:
         append_journal(self.settings.report_dir, when, path, target)
         state.agree(path, Agreed(False, entry.sha256, info.st_size, info.st_mtime_ns))
 
-    def _upload(self, path: str, loc: LocalFile, report) -> None:
+    def _upload(self, path: str, loc: LocalFile, listed: Remote | None, report) -> None:
+        """Send a local document, on condition that the online one is still the one listed
+        (`listed`, or none): a change online between the listing and now is a conflict, never
+        overwritten."""
         state = self.state
         assert state is not None
         real = self._real(path)
@@ -358,13 +362,38 @@ class Run:
             return
         with real.open("rb"):  # permission denied is said here, not as a network fault
             pass
-        etag = self.drive.upload(tuple(path.split("/")), lambda: real.open("rb"), loc.size)
+        segments = tuple(path.split("/"))
+        try:
+            etag = self.drive.upload(segments, lambda: real.open("rb"), loc.size,
+                                     online=listed.sha256 if listed else None)
+        except ChangedOnline as exc:
+            self._changed_during_upload(path, loc, exc, report)
+            return
         sha = etag or sha256_of(real)
         state.set_remote(path, Remote(False, sha, loc.size, time.time()))
         state.agree(path, Agreed(False, sha, loc.size, loc.mtime_ns))
         report.uploaded.append(path)
 
-    def _conflict(self, path: str, entry: Remote, loc: LocalFile, report) -> None:
+    def _changed_during_upload(self, path: str, loc: LocalFile, exc: ChangedOnline,
+                               report) -> None:
+        """The server refused the upload (412): someone changed, made or deleted the document
+        online since the listing. The same content is agreed; another is a conflict (both
+        kept); a document gone is left to the next run."""
+        state = self.state
+        assert state is not None
+        now_online = self.drive.stat(tuple(path.split("/")))
+        if now_online is None or now_online.is_dir:
+            report.waiting.append(f"{path} : {exc.message} (supprimé ou remplacé par un "
+                                  "dossier) : traité au prochain passage")
+            return
+        entry = Remote(False, now_online.sha256, now_online.size, now_online.mtime)
+        state.set_remote(path, entry)
+        if sha256_of(self._real(path)) == entry.sha256:
+            state.agree(path, Agreed(False, entry.sha256, loc.size, loc.mtime_ns))
+            return
+        self._conflict(path, entry, loc, report, why=exc.message)
+
+    def _conflict(self, path: str, entry: Remote, loc: LocalFile, report, why: str = "") -> None:
         """Both kept: the online version under the name, the local one renamed beside it."""
         state = self.state
         assert state is not None
@@ -379,7 +408,8 @@ class Run:
             part.unlink(missing_ok=True)
         info = real.stat()
         state.agree(path, Agreed(False, entry.sha256, info.st_size, info.st_mtime_ns))
-        report.conflicts.append(f"{path} : la version en ligne est téléchargée sous ce nom, "
+        report.conflicts.append(f"{path}{f' ({why})' if why else ''} : la version en ligne "
+                                "est téléchargée sous ce nom, "
                                 f"la version locale est gardée sous « {kept.name} » "
                                 "(jamais envoyée)")
         when = now()

@@ -55,6 +55,11 @@ class LocalFault(Exception):
         self.error = error
 
 
+class ChangedOnline(RemoteError):
+    """A conditional upload refused (412): the document changed online since it was listed,
+    or one of that name appeared there."""
+
+
 class TokenRefused(RemoteError):
     """The change token is no longer valid (or the server has no sync-collection)."""
 
@@ -211,28 +216,22 @@ class Drive:
                                                 "application/xml; charset=utf-8"})
         if status != 207:
             raise RemoteError(f"lecture du dossier refusée ({status} : {_text(data)})", status)
-        entries = []
         own = unquote(path).rstrip("/")
-        for response in ElementTree.fromstring(data).iter(D + "response"):
-            href = unquote(urlsplit(response.findtext(D + "href") or "").path).rstrip("/")
-            name = href.rsplit("/", 1)[-1]
-            if href == own:
-                continue
-            prop = None
-            for propstat in response.iter(D + "propstat"):
-                if " 200 " in (propstat.findtext(D + "status") or ""):
-                    prop = propstat.find(D + "prop")
-            if prop is None:
-                continue
-            kind = prop.find(D + "resourcetype")
-            is_dir = kind is not None and kind.find(D + "collection") is not None
-            modified = prop.findtext(D + "getlastmodified")
-            mtime = parsedate_to_datetime(modified).timestamp() if modified else 0.0
-            entries.append(RemoteEntry(
-                name=name, is_dir=is_dir, size=int(prop.findtext(D + "getcontentlength") or 0),
-                sha256=(prop.findtext(D + "getetag") or "").strip('"').removeprefix("W/")
-                .strip('"'), mtime=mtime))
-        return entries
+        return [entry for href, entry in _entries(data) if href != own]
+
+    def stat(self, segments: tuple[str, ...]) -> RemoteEntry | None:
+        """The document as it is online now (PROPFIND Depth 0), or None if there is none."""
+        status, _, data = self.request("PROPFIND", self.url_path(segments),
+                                       body=PROPFIND_BODY, length=len(PROPFIND_BODY),
+                                       headers={"Depth": "0", "Content-Type":
+                                                "application/xml; charset=utf-8"},
+                                       ok=(207, 404))
+        if status == 404:
+            return None
+        if status != 207:
+            raise RemoteError(f"lecture du document refusée ({status} : {_text(data)})", status)
+        entries = _entries(data)
+        return entries[0][1] if entries else None
 
     def download(self, segments: tuple[str, ...], out: BinaryIO,
                  progress: Callable[[int], None] | None = None) -> tuple[str, int]:
@@ -262,11 +261,17 @@ class Drive:
         return result  # type: ignore[return-value]
 
     def upload(self, segments: tuple[str, ...], opener: Callable[[], BinaryIO],
-               size: int) -> str:
-        """PUT a body of `size` bytes; the ETag the server gave it (its sha256)."""
-        status, headers, data = self.request("PUT", self.url_path(segments), body=opener,
-                                             length=size,
-                                             headers={"Content-Type": "application/octet-stream"})
+               size: int, *, online: str | None) -> str:
+        """PUT a body of `size` bytes, on condition that the document online is still the
+        one listed: `online` its sha256 (If-Match), or None for a document absent online
+        (If-None-Match: *). `ChangedOnline` when it is not; else the ETag the server gave
+        the body (its sha256)."""
+        condition = {"If-Match": f'"{online}"'} if online else {"If-None-Match": "*"}
+        status, headers, data = self.request(
+            "PUT", self.url_path(segments), body=opener, length=size,
+            headers={"Content-Type": "application/octet-stream", **condition})
+        if status == 412:
+            raise ChangedOnline("modifié en ligne pendant l'envoi", status)
         if status not in (200, 201, 204):
             raise RemoteError(f"dépôt refusé ({status} : {_text(data)})", status)
         return headers.get("etag", "").strip('"')
@@ -276,6 +281,29 @@ class Drive:
                                        ok=(201, 405))
         if status not in (201, 405):  # 405: it exists already
             raise RemoteError(f"création du dossier refusée ({status} : {_text(data)})", status)
+
+
+def _entries(data: bytes) -> list[tuple[str, RemoteEntry]]:
+    """(decoded href path without its final "/", entry) of each member of a multistatus."""
+    entries = []
+    for response in ElementTree.fromstring(data).iter(D + "response"):
+        href = unquote(urlsplit(response.findtext(D + "href") or "").path).rstrip("/")
+        prop = None
+        for propstat in response.iter(D + "propstat"):
+            if " 200 " in (propstat.findtext(D + "status") or ""):
+                prop = propstat.find(D + "prop")
+        if prop is None:
+            continue
+        kind = prop.find(D + "resourcetype")
+        is_dir = kind is not None and kind.find(D + "collection") is not None
+        modified = prop.findtext(D + "getlastmodified")
+        mtime = parsedate_to_datetime(modified).timestamp() if modified else 0.0
+        entries.append((href, RemoteEntry(
+            name=href.rsplit("/", 1)[-1], is_dir=is_dir,
+            size=int(prop.findtext(D + "getcontentlength") or 0),
+            sha256=(prop.findtext(D + "getetag") or "").strip('"').removeprefix("W/")
+            .strip('"'), mtime=mtime)))
+    return entries
 
 
 def _network_reason(exc: BaseException) -> str:
