@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from acl.documents import activity
 from acl.people import companies
-from acl.people.cabinet import LOGO_TYPES, get_cabinet
+from acl.people.cabinet import logo_of
 from acl.people.models import User
 from acl.rights.models import Side
 from invoicing_web.forms import local_url, parse_id
-from invoicing_web.security import db_session, login_required
+from invoicing_web.security import db_session, login_required, mail_waits, services
 
 bp = Blueprint("dashboard", __name__)
 
@@ -87,6 +87,9 @@ def page_before() -> str | None:
     return local_url(parsed.path + (f"?{parsed.query}" if parsed.query else ""))
 
 
+bp.add_app_template_global(mail_waits, "mail_waits")
+
+
 @bp.get("/favicon.ico")
 def favicon():
     """Browsers ask for it before reading the page's icon link."""
@@ -95,12 +98,15 @@ def favicon():
 
 @bp.get("/logo")
 def logo():
-    """The cabinet's logo (path set with `liasse cabinet set --logo`)."""
-    cabinet = get_cabinet(db_session())
-    path = Path(cabinet.logo) if cabinet.logo else None
-    if path is None or not path.is_file() or path.suffix.lower() not in LOGO_TYPES:
+    """The cabinet's logo, from the blob store (revalidated: a new logo shows at once)."""
+    with services().db.transaction() as tx:  # a logo stored as a path is copied in once
+        found = logo_of(tx, services().blobs)
+    if found is None:
         abort(404)
-    return send_file(path, mimetype=LOGO_TYPES[path.suffix.lower()], max_age=3600)
+    response = send_file(io.BytesIO(found.data), mimetype=found.mimetype, etag=found.sha256,
+                         max_age=0, conditional=True)
+    response.headers["Cache-Control"] = "public, no-cache"
+    return response
 
 
 @bp.get("/entreprise")

@@ -59,7 +59,8 @@ def referenced_hashes(session: Session) -> dict[str, str]:
             if "blob" in column.info:
                 key = next(iter(table.primary_key.columns))
                 for row_id, sha in session.execute(
-                        select(key, column).where(column.is_not(None)).order_by(key)):
+                        select(key, column).where(column.is_not(None), column != "")
+                        .order_by(key)):
                     users.setdefault(sha, []).append(f"{column.info['blob']} n°{row_id}")
     return {sha: ", ".join(rows[:NAMED_USERS]) + (
         f" et {len(rows) - NAMED_USERS} autre(s)" if len(rows) > NAMED_USERS else "")

@@ -4,7 +4,6 @@ terms, the VAT options, and the reference document new ones start from."""
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, fields
 
@@ -15,10 +14,9 @@ from acl.errors import InvalidInput
 from acl.invoicing import checks
 from acl.invoicing.models import InvoicingDocument, InvoicingProfile, Layout
 from acl.invoicing.numbering import check_prefix
+from acl.people.cabinet import LOGO_MAX_BYTES, LOGO_TYPES, logo_kind  # noqa: F401 (shared)
 from acl.people.models import Company
 
-LOGO_MAX_BYTES = 2 * 1024 * 1024
-LOGO_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 POSITIONS = ("gauche", "centre", "droite")
 REGISTRIES = ("", "RCS", "RM")
 _ADDRESS = re.compile(r"^(?P<street>.*?)[,\s]+(?P<postcode>\d{5})\s+(?P<city>.+)$", re.S)
@@ -154,27 +152,6 @@ def update_profile(session: Session, company: Company, data: ProfileInput) -> In
     for name, value in values.items():
         setattr(profile, name, value)
     return profile
-
-
-def logo_kind(data: bytes) -> str:
-    """"png" or "jpeg" for a logo the documents may carry, else InvalidInput: an image
-    format they can draw (SVG is refused: it can carry a script), at most 2 MiB, whole."""
-    if len(data) > LOGO_MAX_BYTES:
-        raise InvalidInput("Logo trop lourd : 2 Mio au plus.", field="logo")
-    kind = "png" if data.startswith(b"\x89PNG\r\n\x1a\n") else \
-        "jpeg" if data.startswith(b"\xff\xd8\xff") else ""
-    if not kind:
-        raise InvalidInput("Logo refusé : une image PNG ou JPEG (le SVG peut contenir du "
-                           "code).", field="logo")
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise InvalidInput("Logo refusé : l'image est illisible ou endommagée.",
-                           field="logo") from None
-    return kind
 
 
 def set_logo(session: Session, company: Company, blobs: BlobStore,

@@ -46,7 +46,8 @@ class Cabinet(Base):
     siren: Mapped[str] = mapped_column(String(9), default="")
     address: Mapped[str] = mapped_column(Text, default="")
     colour: Mapped[str] = mapped_column(String(7), default="#1f4e79")
-    logo: Mapped[str] = mapped_column(String(500), default="")
+    # The logo's sha256 in the blob store ("" none; a path: from before, see cabinet.py).
+    logo: Mapped[str] = mapped_column(String(500), default="", info={"blob": "logo du cabinet"})
 
 
 portfolio_company = Table(

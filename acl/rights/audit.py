@@ -146,6 +146,7 @@ DETAIL_LABELS = {
     "before": "avant", "after": "après", "correspondant": "correspondant", "par": "par",
     "by_side": "côté", "changes": "changements", "name": "nom", "folder": "dossier",
     "company": "entreprise", "login": "identifiant", "path": "chemin", "size": "taille",
+    "colour": "couleur", "logo": "logo", "address": "adresse",
 }
 
 

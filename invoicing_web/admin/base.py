@@ -70,11 +70,12 @@ class Sections:
     portfolios: bool
     audit: bool
     locks: bool
+    cabinet: bool = False  # the firm's card: name, colour, logo
 
     @property
     def any(self) -> bool:
         return any((self.companies, self.import_file, self.users, self.rights,
-                    self.portfolios, self.audit, self.locks))
+                    self.portfolios, self.audit, self.locks, self.cabinet))
 
 
 def sections(p: Principal | None) -> Sections:
@@ -97,7 +98,8 @@ def sections(p: Principal | None) -> Sections:
         rights=manages,
         portfolios=composes,
         audit=bool(delegation.may_read_audit(p)),
-        locks=p.role in (Role.CORRESPONDANT, Role.ASSOCIE) and p.active)
+        locks=p.role in (Role.CORRESPONDANT, Role.ASSOCIE) and p.active,
+        cabinet=bool(delegation.may_edit_cabinet(p)))
 
 
 SECTION_REFUSALS = {
@@ -108,6 +110,7 @@ SECTION_REFUSALS = {
     "rights": "Votre compte n'accorde de droits à personne.",
     "portfolios": "Seuls le correspondant et les associés composent les portefeuilles.",
     "locks": "Seuls le correspondant et les associés lèvent les verrous des documents.",
+    "cabinet": "Seul le correspondant modifie la fiche du cabinet.",
 }
 
 

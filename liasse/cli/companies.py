@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from acl.documents.tree import standard_folders
 from acl.people import companies
-from acl.people.cabinet import get_cabinet, update_cabinet
+from acl.people.cabinet import get_cabinet, logo_of, read_logo_file, update_cabinet
 from acl.people.companies import CompanyInput
 from acl.people.models import CompanyStatus, VatRegime
 from acl.people.portfolios import find_portfolio
@@ -74,7 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     cset.add_argument("--siren")
     cset.add_argument("--address")
     cset.add_argument("--colour", help="couleur au format #RRGGBB")
-    cset.add_argument("--logo", help="chemin d'une image PNG ou SVG")
+    logo = cset.add_mutually_exclusive_group()
+    logo.add_argument("--logo", metavar="FICHIER",
+                      help="image PNG ou JPEG (2 Mio au plus), copiée dans le dossier de données")
+    logo.add_argument("--no-logo", action="store_true", help="retire le logo")
     cset.set_defaults(handler=set_cabinet)
 
 
@@ -165,16 +168,22 @@ def protect_companies(rt: Runtime, args: argparse.Namespace) -> int:
 def show_cabinet(rt: Runtime, args: argparse.Namespace) -> int:
     with rt.db.session() as s:
         c = get_cabinet(s)
+        logo = logo_of(s, rt.blobs)
+        s.commit()  # a logo stored as a path, from before, is copied in
+        shown = f"{logo.kind.upper()}, {len(logo.data) // 1024 or 1} Kio (copie dans le " \
+            "dossier de données)" if logo else "-"
         for label, value in (("Nom", c.name), ("SIREN", c.siren or "-"),
                              ("Adresse", c.address or "-"), ("Couleur", c.colour),
-                             ("Logo", c.logo or "-")):
+                             ("Logo", shown)):
             print(f"{label:<8} {value}")
     return 0
 
 
 def set_cabinet(rt: Runtime, args: argparse.Namespace) -> int:
     with rt.admin() as (s, ctx):
-        update_cabinet(s, ctx, name=args.name, siren=args.siren, address=args.address,
-                       colour=args.colour, logo=args.logo)
+        update_cabinet(s, ctx, rt.blobs, name=args.name, siren=args.siren,
+                       address=args.address, colour=args.colour,
+                       logo=read_logo_file(args.logo) if args.logo else None,
+                       remove_logo=args.no_logo)
     print("Fiche du cabinet mise à jour.")
     return 0

@@ -20,7 +20,7 @@ from acl.documents.blobs import flush_blobs
 from acl.documents.integrity import recover_recent
 from acl.errors import Refused, describe_database_error, describe_os_error
 from acl.people.accounts import check_display_name, check_email, check_login
-from acl.people.cabinet import clean_cabinet_fields, get_cabinet
+from acl.people.cabinet import adopt_logo_file, clean_cabinet_fields, get_cabinet
 from acl.people.install import install, is_installed
 from acl.rights.passwords import check_password
 from config.numbers import PORTS
@@ -356,6 +356,7 @@ def _recover_recent_deposits(rt: Runtime) -> None:
     """Before serving: repair what a power cut may have left (acl.documents.blobs, "Durability")."""
     with rt.db.transaction() as s:
         repaired = recover_recent(s, rt.blobs)
+        adopt_logo_file(s, rt.blobs)  # a logo stored as a path, from before: copied in
     if repaired:
         print("Reprise après un arrêt brutal : des contenus déposés juste avant n'avaient "
               "pas atteint le disque.")

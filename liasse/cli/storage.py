@@ -13,6 +13,7 @@ from sqlalchemy import select
 from acl.db import utcnow
 from acl.documents import browsing, integrity, locks, operations, store
 from acl.errors import NotFound
+from acl.people.cabinet import adopt_logo_file
 from acl.people.companies import find_company, visible_companies
 from acl.people.models import User
 from acl.rights import delegation
@@ -182,8 +183,9 @@ def run_fsck(rt: Runtime, args: argparse.Namespace) -> int:
         if sys.stderr.isatty() and (done % 200 == 0 or done == total):
             print(f"\r{done}/{total} contenus vérifiés", end="", file=sys.stderr, flush=True)
 
-    with rt.admin() as (_, ctx):  # a refusal is audited, as for a purge
+    with rt.admin() as (s, ctx):  # a refusal is audited, as for a purge
         require(delegation.may_maintain_storage(ctx.principal), action="fsck")
+        adopt_logo_file(s, rt.blobs)  # a logo stored as a path, from before: copied in
     with rt.db.session() as s:
         report = integrity.check(s, rt.blobs, verify_content=not args.quick, progress=progress)
     if sys.stderr.isatty():

@@ -897,22 +897,27 @@ def test_company_fields_are_refused_not_cut_or_kept_broken(demo_cli, demo, extra
     assert companies(demo) == before
 
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(  # a 1x1 PNG, checksums right
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c494441"
+    "54789c63f8ffff3f0005fe02fe0def46b80000000049454e44ae426082"
+)
 
 
 def test_the_logo_is_an_image_that_exists(demo_cli, tmp_path, monkeypatch):
     folder_png = tmp_path / "dossier.png"
     folder_png.mkdir()
-    for wrong in ("/etc/passwd", str(tmp_path / "absent.png"), str(folder_png)):
-        assert "Logo introuvable ou qui n'est pas une image" in demo_cli.refused(
+    for wrong in (str(tmp_path / "absent.png"), str(folder_png)):
+        assert "Logo introuvable ou illisible" in demo_cli.refused(
             "cabinet", "set", "--logo", wrong)
+    assert "Logo refusé : une image PNG ou JPEG" in demo_cli.refused(
+        "cabinet", "set", "--logo", "/etc/passwd")
     (tmp_path / "logo.png").write_bytes(PNG)
     monkeypatch.chdir(tmp_path)
-    demo_cli.ok("cabinet", "set", "--logo", "logo.png")  # relative: kept absolute
+    demo_cli.ok("cabinet", "set", "--logo", "logo.png")  # relative: read from here, copied
+    (tmp_path / "logo.png").unlink()
     shown = demo_cli.ok("cabinet", "show").split("\n")
-    assert [line.split() for line in shown if line.startswith("Logo")] == \
-        [["Logo", str(tmp_path / "logo.png")]]
+    assert [line for line in shown if line.startswith("Logo")] == \
+        ["Logo     PNG, 1 Kio (copie dans le dossier de données)"]
 
 
 def test_an_import_template_never_overwrites_a_file(demo_cli, tmp_path):

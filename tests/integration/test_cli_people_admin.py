@@ -1,0 +1,40 @@
+"""The CLI counterparts of the people administration of issue 16 (items 4 and 5): the
+cabinet's logo copied in, users edited and removed, portfolios renamed, companies
+"résiliées"; every refusal one French sentence (exit 1)."""
+
+from __future__ import annotations
+
+from integration import test_cli
+from integration.test_cli import Cli
+from integration.test_web_branding import SVG, png
+from sqlalchemy import select
+
+from acl.people.models import Cabinet
+from acl.rights.models import AuditEntry
+
+cli, demo_cli = test_cli.cli, test_cli.demo_cli  # the fixtures of test_cli.py
+
+
+def test_cabinet_logo_is_copied_into_the_data_folder(demo_cli: Cli, demo, blobs, tmp_path):
+    original = tmp_path / "logo.png"
+    original.write_bytes(png())
+    assert "Fiche du cabinet mise à jour." in demo_cli.ok("cabinet", "set", "--logo",
+                                                          str(original))
+    original.unlink()  # the original may go: the copy stays
+    with demo.session() as s:
+        stored = s.get(Cabinet, 1).logo
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "cabinet.update")
+                          .order_by(AuditEntry.id.desc())).first()
+    assert blobs.path(stored).read_bytes() == png()
+    assert "PNG" in entry.detail
+    assert "PNG, 1 Kio (copie dans le dossier de données)" in demo_cli.ok("cabinet", "show")
+    svg = tmp_path / "logo.svg"
+    svg.write_bytes(SVG)
+    assert "Logo refusé : une image PNG ou JPEG" in demo_cli.refused(
+        "cabinet", "set", "--name", "Autre nom", "--logo", str(svg))
+    assert "Logo introuvable ou illisible" in demo_cli.refused(
+        "cabinet", "set", "--logo", str(tmp_path / "absent.png"))
+    with demo.session() as s:
+        assert s.get(Cabinet, 1).logo == stored and s.get(Cabinet, 1).name != "Autre nom"
+    demo_cli.ok("cabinet", "set", "--no-logo")
+    assert "Logo     -" in demo_cli.ok("cabinet", "show")
