@@ -1,4 +1,5 @@
-"""Sign-in, sign-out, password change, invitations."""
+"""Sign-in, sign-out, the forced password change, invitations; the profile page's routes
+(`invoicing_web.profile`) live on this blueprint too."""
 
 from __future__ import annotations
 
@@ -63,6 +64,10 @@ def logout():
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
 @login_required
 def change_password():
+    """The initial password's replacement, at first sign-in; any other change goes through
+    the profile page, confirmed by a mailed code."""
+    if not g.user.must_change_password:
+        return redirect(url_for("auth.profile_page") + "#mot-de-passe", code=303)
     form = Form()
     if request.method == "POST":
         old = request.form.get("old_password", "")
@@ -105,3 +110,6 @@ def accept_invitation(token: str):
         else:
             return redirect(url_for("dashboard.home"))
     return render_template("auth/invitation.html", form=form, login=login)
+
+
+from invoicing_web import profile  # noqa: E402, F401 - registers the profile pages on `bp`

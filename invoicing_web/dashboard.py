@@ -6,12 +6,10 @@ import io
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
-from sqlalchemy import select
 
-from acl.documents import activity
+from acl.documents import activity, browsing
 from acl.people import companies
 from acl.people.cabinet import logo_of
-from acl.people.models import User
 from acl.rights.models import Side
 from invoicing_web.forms import local_url, parse_id
 from invoicing_web.security import db_session, login_required, mail_waits, services
@@ -66,8 +64,7 @@ def awaiting():
     else:
         ids = [c.id for c in companies.visible_companies(session, g.principal)]
     found = activity.awaiting_receipt(session, g.principal, ids, limit=AWAITING_SHOWN)
-    names = dict(session.execute(select(User.id, User.display_name).where(
-        User.id.in_({node.deposited_by_id for node, _, _ in found}))).all())
+    names = browsing.user_names(session, {node.deposited_by_id for node, _, _ in found})
     return render_template("dashboard/awaiting.html", found=found, company=company,
                            names=names, limit=AWAITING_SHOWN)
 

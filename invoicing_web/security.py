@@ -134,3 +134,19 @@ def login_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def mail_waits() -> bool:
+    """No SMTP server configured: mails wait in the outbox, and pages say so."""
+    return not services().settings.smtp.host
+
+
+def mail_notice(what: str, address: str, *, feminine: bool = False) -> str:
+    """Whether a mail left: with no SMTP server configured it only waits in the outbox, and
+    the page says so rather than claim it was sent ("Un code de confirmation envoyé à x.",
+    or "... attend dans la file d'envoi ...")."""
+    if not mail_waits():
+        return f"{what} envoyé{'e' if feminine else ''} à {address}."
+    return (f"{what} pour {address} attend dans la file d'envoi : aucun serveur de messagerie "
+            "n'est configuré sur cette installation (le cabinet le lit avec « liasse outbox "
+            "list »).")

@@ -231,9 +231,11 @@ def compose_alert(cabinet: Cabinet | None, user: User, lines: list[DepositLine],
                         f"le {when}{versions}</li>")
         text.append("")
         html.append("</ul>")
+    profile = f"{base_url}/profil#alertes" if base_url else ""
     text += ["Vous recevez ce message car vous suivez cette entreprise. Vous pouvez choisir "
              "de recevoir ces alertes immédiatement, groupées, ou plus du tout dans votre "
-             "profil.", "", f"— {cabinet_name}"]
+             "profil" + (f" : {profile}" if profile else ".") , "", f"— {cabinet_name}"]
+    where = f'<a href="{escape(profile)}">votre profil</a>' if profile else "votre profil"
     html.append("<p style=\"color:#555;font-size:90%\">Vous recevez ce message car vous suivez "
-                "cette entreprise ; vous pouvez changer ce choix dans votre profil.</p></div>")
+                f"cette entreprise ; vous pouvez changer ce choix dans {where}.</p></div>")
     return Mail(subject, "\n".join(text) + "\n", "".join(html))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from acl import tables
 from acl.errors import InvalidInput, Refused
-from acl.people import accounts, companies, portfolios
+from acl.people import accounts, companies, invitations, portfolios
 from acl.people.models import User
 from acl.rights.audit import Context, record
 from acl.rights.models import Level, Role, Side
@@ -84,6 +84,7 @@ class ImportResult:
     companies: list[str] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
     credentials: list[tuple[str, str]] = field(default_factory=list)  # (login, password)
+    invited: list[tuple[str, str]] = field(default_factory=list)  # (login, e-mail address)
 
 
 def read_file(path: Path) -> list[Row]:
@@ -208,7 +209,8 @@ def _import_user(session: Session, ctx: Context, hasher: PasswordHasher, v: dict
 
 
 def import_rows(session: Session, ctx: Context, hasher: PasswordHasher,
-                folders: FoldersSettings, rows: list[Row], *, source: str) -> ImportResult:
+                folders: FoldersSettings, rows: list[Row], *, source: str,
+                base_url: str | None = None) -> ImportResult:
     """Create everything or raise ImportRefused; the caller commits (or rolls back). The
     companies come first: the people of a company the file creates are set up by the firm
     in the same act (`delegation`, "Onboarding")."""
@@ -239,9 +241,25 @@ def import_rows(session: Session, ctx: Context, hasher: PasswordHasher,
             errors.append(f"{row.sheet}, ligne {row.number} : {exc.reason}")
     if errors:
         raise ImportRefused(errors)
+    if base_url:  # the welcome mail, instead of a password to hand over
+        _invite(session, ctx, result, base_url)
     record(session, ctx, "import", source, detail={"entreprises": len(result.companies),
                                                    "utilisateurs": len(result.users)})
     return result
+
+
+def _invite(session: Session, ctx: Context, result: ImportResult, base_url: str) -> None:
+    """Every account created with an address gets the firm's welcome mail with a link to
+    choose a password; only those without one keep an initial password to hand over."""
+    kept = []
+    for login, password in result.credentials:
+        user = session.scalar(select(User).where(User.login == login))
+        if user is not None and user.email:
+            invitations.invite(session, ctx, user, base_url)
+            result.invited.append((login, user.email))
+        else:
+            kept.append((login, password))
+    result.credentials = kept
 
 
 def write_template(path: Path, sheet: str | None = None) -> None:

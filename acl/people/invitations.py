@@ -1,5 +1,6 @@
-"""Invitations: an administrator creates a user with an e-mail address; the user receives a
-link valid two hours (resendable) and chooses a password. Only a hash of the token is kept.
+"""Invitations: an administrator creates a user with an e-mail address (by hand or by an
+import); the user receives the firm's welcome mail, in its colours, with a link valid three
+days (resendable) to choose a password. Only a hash of the token is kept.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from acl.db import utcnow
 from acl.errors import InvalidInput, NotFound
-from acl.events.models import OutboxMessage
 from acl.people.accounts import require_managed, store_password
+from acl.people.mails import Paragraph, account_mail
 from acl.people.models import Cabinet, Invitation, User
 from acl.rights.audit import Context, record
 from acl.rights.passwords import PasswordHasher
 
-VALIDITY = timedelta(hours=2)
+VALIDITY = timedelta(days=3)  # a welcome mail is often read the next working day
+VALIDITY_WORDS = "trois jours"
 
 
 def _hash(token: str) -> str:
@@ -44,13 +46,14 @@ def invite(session: Session, ctx: Context, user: User, base_url: str,
     cabinet = session.get(Cabinet, 1)
     name = cabinet.name if cabinet else "Liasse"
     link = f"{base_url.rstrip('/')}/invitation/{token}"
-    session.add(OutboxMessage(
-        recipient=user.email, recipient_id=user.id,
-        subject=f"[{name}] Votre accès à la plateforme documentaire",
-        text_body=(f"Bonjour {user.display_name},\n\n{name} vous ouvre un accès à sa "
-                   f"plateforme documentaire.\nVotre identifiant : {user.login}\n\n"
-                   f"Choisissez votre mot de passe avec ce lien, valable deux heures :\n"
-                   f"{link}\n\n— {name}\n")))
+    subject = "Votre accès à la plateforme documentaire"
+    session.add(account_mail(cabinet, user, user.email, subject, [
+        Paragraph(f"{name} vous ouvre un accès à sa plateforme documentaire : vos documents, "
+                  "leurs accusés de réception et les échanges avec le cabinet."),
+        Paragraph(f"Votre identifiant : {user.login}"),
+        Paragraph(f"Choisissez votre mot de passe avec ce lien, valable {VALIDITY_WORDS} :",
+                  link=link),
+    ], base_url))
     record(session, ctx, "user.invite", user.login, company_id=user.company_id)
     return token
 

@@ -15,10 +15,11 @@ from flask import (
     send_file,
 )
 
-from acl.people import bulk_import
+from acl.people import bulk_import, invitations
 from acl.rights.audit import admin_transaction, record
 from invoicing_web.admin.base import (
     SECTION_REFUSALS,
+    _base_url,
     _private,
     _refuse_page,
     bp,
@@ -77,7 +78,8 @@ def import_file():
             rows = bulk_import.read_file(path)
         with admin_transaction(services().db, ctx) as tx:
             result = bulk_import.import_rows(tx, ctx, services().hasher,
-                                             services().settings.folders, rows, source=source)
+                                             services().settings.folders, rows, source=source,
+                                             base_url=None if check_only else _base_url())
             if check_only:
                 tx.rollback()
     except bulk_import.ImportRefused as exc:
@@ -92,4 +94,6 @@ def import_file():
     if check_only:
         return render_template("admin/import.html", form=form, errors=[], source=source,
                                checked=result)
-    return _private(render_template("admin/import_done.html", result=result, source=source))
+    return _private(render_template("admin/import_done.html", result=result, source=source,
+                                    mail_waiting=not services().settings.smtp.host,
+                                    validity=invitations.VALIDITY_WORDS))

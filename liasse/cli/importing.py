@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "import", help="importe entreprises et utilisateurs depuis un fichier .xlsx ou .csv",
         description="Tout ou rien : chaque ligne est d'abord vérifiée ; si une seule est en "
                     "erreur, rien n'est créé et toutes les erreurs sont listées avec leur "
-                    "numéro de ligne. Les mots de passe initiaux des comptes créés sont "
+                    "numéro de ligne. Avec [server] public_url, les comptes créés avec une "
+                    "adresse e-mail reçoivent l'invitation du cabinet (un lien pour choisir "
+                    "leur mot de passe) ; les mots de passe initiaux des autres sont "
                     "affichés (ou écrits avec --credentials).")
     cmd.add_argument("file", nargs="?", type=Path, metavar="FICHIER")
     cmd.add_argument("--template", type=Path, metavar="FICHIER",
@@ -115,8 +117,12 @@ def run_import(rt: Runtime, args: argparse.Namespace) -> int:
         with CredentialsFile(args.credentials) if args.credentials and not args.dry_run \
                 else nullcontext() as credentials:
             with admin_transaction(rt.db, ctx) as s:
+                # With the server's public address, accounts with an e-mail address get the
+                # welcome mail (a link to choose a password) instead of a password here.
+                public = rt.settings.server.public_url.rstrip("/")
                 result = bulk_import.import_rows(s, ctx, rt.hasher, rt.settings.folders, rows,
-                                                 source=args.file.name)
+                                                 source=args.file.name,
+                                                 base_url=None if args.dry_run else public)
                 if args.dry_run:
                     s.rollback()
             if args.dry_run:
@@ -125,6 +131,14 @@ def run_import(rt: Runtime, args: argparse.Namespace) -> int:
                 return 0
             print(f"Import réussi : {len(result.companies)} entreprise(s), "
                   f"{len(result.users)} utilisateur(s) créés.")
+            if result.invited:
+                where = "mise(s) dans la file d'envoi (aucun [smtp] host : elles attendent)" \
+                    if not rt.settings.smtp.host else "envoyée(s)"
+                print(f"Invitation(s) {where} : "
+                      + ", ".join(f"{login} <{email}>" for login, email in result.invited)
+                      + ".")
+            if not result.credentials:
+                return 0
             if credentials is None:
                 _print_credentials(result.credentials)
                 return 0

@@ -101,6 +101,8 @@ def test_a_deposit_by_martin_is_mailed_to_the_staff_in_charge_only(deposit, work
             message.text_body
         assert f"{BASE_URL}/document/{node}" in message.text_body
         assert f'href="{BASE_URL}/document/{node}"' in message.html_body
+        # the way to change this choice, which exists
+        assert f"dans votre profil : {BASE_URL}/profil#alertes" in message.text_body
         assert message.status == "pending"  # no [smtp] host: kept in the outbox
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -232,3 +233,63 @@ def test_broken_files_get_one_sentence(tmp_path, name, content, expected):
     with pytest.raises(ImportRefused) as caught:
         read_file(path)
     assert expected in caught.value.errors[0]
+
+
+def test_the_web_import_sends_the_welcome_mail_instead_of_passwords(demo, visit, tmp_path):
+    """Accounts with an address get the firm's invitation, in its colours, with a link to
+    choose a password; only those without one get a password on screen. No SMTP server in
+    the tests: the page says the mails wait in the outbox."""
+    from support.web import text_of
+
+    from acl.events.models import OutboxMessage
+
+    path = tmp_path / "clients.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Entreprises"
+    sheet.append(["raison_sociale", "siren", "interlocuteur_identifiant", "interlocuteur_nom",
+                  "interlocuteur_email"])
+    sheet.append(["Pharmacie Durand", "443061841", "durand", "Marie Durand",
+                  "durand@pharmacie.invalid"])
+    sheet.append(["Fleurs & Co", "542065479", "fleurs", "Luc Fleur", None])
+    book.save(path)
+    expert = visit("expert")
+    with path.open("rb") as upload:
+        reply = expert.post("/administration/import", {"file": (upload, "clients.xlsx")},
+                            content_type="multipart/form-data")
+    page = text_of(reply)
+    assert reply.status_code == 200, page
+    assert "Les invitations attendent dans la file d'envoi" in page
+    assert "durand@pharmacie.invalid" in page
+    secrets_shown = re.findall(r'<td>(\w+)</td><td><code class="secret">', page)
+    assert secrets_shown == ["fleurs"]  # no address: a password to hand over
+    with demo.session() as s:
+        mail = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient == "durand@pharmacie.invalid")).one()
+    assert mail.subject == "[Cabinet Démo] Votre accès à la plateforme documentaire"
+    assert "Votre identifiant : durand" in mail.text_body
+    assert "valable trois jours" in mail.text_body
+    assert "background:#1f4e79" in mail.html_body  # the firm's colour
+    link = re.search(r"http://localhost(/invitation/\S+)", mail.text_body).group(1)
+    assert expert.get(link).status_code == 200
+
+
+def test_the_cli_invites_when_the_public_address_is_known(demo, settings_file, tmp_path,
+                                                          capsys):
+    from acl.events.models import OutboxMessage
+
+    config = settings_file(server={"public_url": "https://liasse.cabinet.invalid",
+                                   "allow_plain_http": True})
+    path = tmp_path / "users.csv"
+    path.write_text("identifiant,nom,role,email\nnadia,Nadia Assistante,assistant,"
+                    "nadia@cabinet.invalid\nmarc,Marc Assistant,assistant,\n",
+                    encoding="utf-8")
+    assert main(["--config", str(config), "import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert ("Invitation(s) mise(s) dans la file d'envoi (aucun [smtp] host : elles "
+            "attendent) : nadia <nadia@cabinet.invalid>.") in out
+    assert "marc" in out and "nadia" not in out.split("Invitation(s)")[1].split(".\n", 1)[1]
+    with demo.session() as s:
+        mail = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient == "nadia@cabinet.invalid")).one()
+    assert "https://liasse.cabinet.invalid/invitation/" in mail.text_body
