@@ -15,9 +15,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from e2e.test_mail_alerts import Sink, free_port, smtp, smtp_settings, wait_until  # noqa: F401
+from e2e.test_mail_alerts import Sink, smtp, smtp_settings, wait_until  # noqa: F401
 from sqlalchemy import select
 from support import conversations
+from support.server import free_port
 
 from acl.calendar import alerts
 from acl.calendar.rules import load_rules
