@@ -13,7 +13,9 @@ agreed at the last run (`sync.state`) make the tool do for one company.
   previous version of an overwritten document);
 - agreed, gone locally → not deleted online (the seed mirrors only the platform's
   deletions), reported once, not downloaded again unless it changes online;
-- a standard folder the account no longer sees online is left as it is locally.
+- a standard folder the account no longer sees online is left as it is locally;
+- names of one folder online equal but for case: one is kept, the others are reported and
+  not copied (Windows cannot hold both; one would overwrite the other).
 
 Nothing here deletes a local file; the engine (`sync.engine`) carries the actions out.
 """
@@ -128,6 +130,12 @@ def plan(remote: dict[str, Remote], local: dict[str, LocalFile], agreed: dict[st
             supp_dirs.add(path)
             actions.append(Action(Do.SUPP, path, "dossier supprimé en ligne"))
     skipped = untouched | supp_dirs
+    for path, kept in sorted(_case_twins(remote, local, agreed).items()):
+        actions.append(Action(Do.SKIP, path, f"« {kept.rsplit('/', 1)[-1]} » est dans le même "
+                              "dossier en ligne, au même nom à la casse près : Windows ne peut "
+                              "pas tenir les deux, celui-ci n'est pas copié ; renommez l'un des "
+                              "deux sur la plateforme"))
+        skipped.add(path)
 
     def live(path: str) -> bool:
         return path not in skipped and not _under(path, skipped)
@@ -163,6 +171,23 @@ def plan(remote: dict[str, Remote], local: dict[str, LocalFile], agreed: dict[st
         actions.extend(_file(path, remote.get(path), local.get(path), agreed.get(path),
                              hash_of=hash_of, now_ns=now_ns, settle_ns=settle_ns))
     return actions
+
+
+def _case_twins(remote: dict[str, Remote], local: dict[str, LocalFile],
+                agreed: dict[str, Agreed]) -> dict[str, str]:
+    """Online names of one folder equal but for case ("Facture.pdf", "facture.pdf"), which
+    Windows cannot hold side by side: each one left out -> the one kept (the one already
+    agreed, else the one present locally, else the first in order)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in remote:
+        parent, _, name = path.rpartition("/")
+        groups.setdefault((parent.casefold(), name.casefold()), []).append(path)
+    twins = {}
+    for paths in groups.values():
+        if len(paths) > 1:
+            kept = min(paths, key=lambda p: (p not in agreed, p not in local, p))
+            twins.update({p: kept for p in paths if p != kept})
+    return twins
 
 
 def _file(path: str, r: Remote | None, loc: LocalFile | None, a: Agreed | None, *,

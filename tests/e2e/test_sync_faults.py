@@ -182,3 +182,22 @@ def test_kill_9_in_the_middle_resumes_with_nothing_duplicated_lost_or_half_writt
                                                          Node.name.like("Pièce%"))).all()
     assert sorted(achats) == sorted(bodies)
     assert stat.S_ISDIR((local / BAKERY).stat().st_mode)
+
+
+def test_names_equal_but_for_case_online_are_reported_and_the_first_kept(live_server, local,
+                                                                          client):
+    """Windows cannot hold "Facture.pdf" and "facture.pdf" side by side: the second one the
+    platform holds is reported and not copied, never written over the first."""
+    martin = client(live_server, "martin")
+    achats = local / BAKERY / "Achats"
+    assert martin("PUT", live_server.dav(BAKERY, "Achats", "Facture.pdf"), b"premier").status \
+        == 201
+    assert run_sync(live_server.base_url, local, password=live_server.password).code == 0
+    assert martin("PUT", live_server.dav(BAKERY, "Achats", "facture.pdf"), b"second").status \
+        == 201
+    result = run_sync(live_server.base_url, local, password=live_server.password)
+    assert result.code == 1
+    assert (achats / "Facture.pdf").read_bytes() == b"premier"
+    assert "facture.pdf" not in os.listdir(achats)
+    assert (f"{BAKERY}/Achats/facture.pdf : « Facture.pdf » est dans le même dossier en ligne, "
+            "au même nom à la casse près") in result.report

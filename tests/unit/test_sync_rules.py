@@ -88,6 +88,24 @@ def test_a_name_windows_cannot_hold_is_skipped_with_its_reason():
     assert "Windows" in actions[0].reason
 
 
+def test_names_equal_but_for_case_online_keep_one_and_report_the_others():
+    online = {**DIRS_R, "Client/Achats/Facture.pdf": Remote(False, "a", 1, 0),
+              "Client/Achats/facture.pdf": Remote(False, "b", 1, 0),
+              "Client/Achats/FACTURE.PDF": Remote(False, "c", 1, 0)}
+    actions = plan(online, DIRS_L, DIRS_A, hash_of=lambda p: "", now_ns=OLD, settle_ns=0)
+    assert sorted((a.do, a.path) for a in actions) == [
+        (Do.DOWNLOAD, "Client/Achats/FACTURE.PDF"),  # the first in order, none held yet
+        (Do.SKIP, "Client/Achats/Facture.pdf"), (Do.SKIP, "Client/Achats/facture.pdf")]
+    assert all("« FACTURE.PDF »" in a.reason and "Windows" in a.reason
+               for a in actions if a.do == Do.SKIP)
+    # The one already held locally stays the one kept, whatever arrives after it.
+    held = {**DIRS_L, "Client/Achats/facture.pdf": LocalFile(False, 1, OLD)}
+    before = {**DIRS_A, "Client/Achats/facture.pdf": Agreed(False, "b", 1, OLD)}
+    actions = plan(online, held, before, hash_of=lambda p: "b", now_ns=OLD * 10, settle_ns=0)
+    assert sorted((a.do, a.path) for a in actions) == [
+        (Do.SKIP, "Client/Achats/FACTURE.PDF"), (Do.SKIP, "Client/Achats/Facture.pdf")]
+
+
 def test_names_of_renames_and_what_is_never_sent():
     assert supp_name("Facture.pdf", lambda n: False) == "supp_Facture.pdf"
     assert supp_name("Facture.pdf", lambda n: n == "supp_Facture.pdf") == \
