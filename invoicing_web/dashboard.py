@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
 from acl.documents import activity, browsing
+from acl.invoicing import consent
 from acl.people import companies
 from acl.people.cabinet import logo_of
 from acl.rights.models import Side
@@ -43,7 +44,8 @@ def home():
               "documents": sum(f.documents for f in figures.values())}
     return render_template("dashboard/cabinet.html", companies=shown, all_companies=reachable,
                            figures=figures, users=users, totals=totals, query=query,
-                           empty=activity.Activity())
+                           empty=activity.Activity(),
+                           consenting=consent.consenting(session, [c.id for c in shown]))
 
 
 @bp.get("/a-receptionner")

@@ -305,3 +305,75 @@ class NumberSeries(Base):
     prefix: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
     last_issue_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Expense(Base):
+    """A purchase invoice the company recorded (dépense): typed, imported, or confirmed from an
+    e-invoice received in Achats. Its VAT per rate is in `ExpenseVat`; `node_id` is the
+    document in Achats it comes with (the document's page finds it back by this key)."""
+
+    __tablename__ = "invoicing_expense"
+    __table_args__ = (Index("ix_invoicing_expense_company_issue", "company_id", "issue_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    supplier: Mapped[str] = mapped_column(String(200))
+    supplier_vat: Mapped[str] = mapped_column(String(20), default="")
+    number: Mapped[str] = mapped_column(String(60), default="")
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    category: Mapped[str] = mapped_column(String(60), default="")
+    paid_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    total_ht: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    total_vat: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    total_ttc: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    origin: Mapped[str] = mapped_column(String(30), default="saisie")
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("node.id", ondelete="SET NULL"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+
+    vat_lines: Mapped[list[ExpenseVat]] = relationship(
+        order_by="ExpenseVat.rate.desc()", cascade="all, delete-orphan",
+        back_populates="expense")
+
+
+class ExpenseVat(Base):
+    """One VAT rate of an expense: the amount without VAT at that rate and its VAT."""
+
+    __tablename__ = "invoicing_expense_vat"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expense_id: Mapped[int] = mapped_column(
+        ForeignKey("invoicing_expense.id", ondelete="CASCADE"), index=True)
+    rate: Mapped[Decimal] = mapped_column(Scaled(2))
+    taxable: Mapped[Decimal] = mapped_column(Money())
+    vat: Mapped[Decimal] = mapped_column(Money())
+
+    expense: Mapped[Expense] = relationship(back_populates="vat_lines")
+
+
+class ReceivedState(enum.StrEnum):
+    PROPOSED = "à confirmer"
+    CONFIRMED = "confirmée"
+    DISMISSED = "écartée"
+    UNREADABLE = "illisible"
+
+
+class ReceivedInvoice(Base):
+    """An e-invoice (Factur-X PDF, UBL or CII XML) found in a deposit into Achats: what was
+    read of it (`data`, JSON: a pre-filled expense to confirm), or why it could not be
+    read (`problem`)."""
+
+    __tablename__ = "invoicing_received"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"),
+                                            index=True)
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("node.id", ondelete="SET NULL"), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(20), default=ReceivedState.PROPOSED.value)
+    problem: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[str] = mapped_column(Text, default="")
+    expense_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoicing_expense.id", ondelete="SET NULL"), nullable=True)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -88,6 +88,20 @@ class ServiceGrant(Base):
     granted: Mapped[bool] = mapped_column(Boolean)
 
 
+class InvoicingConsent(Base):
+    """Whether a company lets the firm read its invoicing (customers, documents, payments,
+    expenses, reports), read-only (seeds 001 and 004: the client consents). Set by its
+    interlocuteur only; every change is audited. No row: not consented."""
+
+    __tablename__ = "invoicing_consent"
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("company.id", ondelete="CASCADE"), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+
+
 class AuditEntry(Base):
     """One administrative act, done or refused. Append-only (database triggers enforce it)."""
 

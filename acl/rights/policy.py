@@ -13,7 +13,9 @@ Rules (../shared/DESIGN.md, "Who is who"):
   default of assistants and utilisateurs (the correspondant, associés and interlocuteurs hold
   fixed full rights);
 - messaging: cabinet staff and the interlocuteur by default, utilisateurs when granted;
-  invoicing: company side only (a company's invoices are private to it);
+  invoicing: company side only (a company's invoices are private to it); reading it
+  (INVOICING_READ: documents, expenses, reports, read-only) is also open to the cabinet staff
+  who reach the company while its interlocuteur consents (seeds 001 and 004);
 - calendar: everyone who reaches the company sees its calendar; only the firm gives advice
   (fiscal profile, firm events, comments, alerts for the company's users);
 - a disconnected company is closed to its own users and read-only for the cabinet;
@@ -37,6 +39,7 @@ class Action(enum.StrEnum):
     WRITE = "write"  # deposit, create a folder, rename, move, delete
     MESSAGING = "messaging"
     INVOICING = "invoicing"
+    INVOICING_READ = "invoicing-read"  # read a company's invoicing and its reports
     CALENDAR = "calendar"  # see the fiscal calendar, set one's alerts, add one's notes
     CALENDAR_ADVICE = "calendar-advice"  # the firm's: profile, events, comments, alerts
 
@@ -58,6 +61,8 @@ class Principal:
     # Companies this principal creates in the act under way (an import of companies with
     # their people): as their creator, the firm sets up their first utilisateurs.
     onboarding: frozenset[int] = frozenset()
+    # Cabinet side: the companies whose interlocuteur lets the firm read their invoicing.
+    consented: frozenset[int] = frozenset()
     # The role's side, kept with it: every decision asks it (and a property call per
     # question showed in the drive's profile).
     side: Side = field(init=False, repr=False, compare=False)
@@ -86,6 +91,7 @@ class Decision:
 
 
 ALLOW = Decision(True)
+CLOSED_INVOICING = "L'entreprise n'a pas ouvert sa facturation au cabinet."
 
 # Roles whose folder rights are fixed (an explicit habilitation row does not apply to them).
 FULL_RIGHTS_ROLES = frozenset({Role.CORRESPONDANT, Role.ASSOCIE, Role.INTERLOCUTEUR})
@@ -131,8 +137,14 @@ def authorize(principal: Principal, action: Action, resource: Resource) -> Decis
     if not resource.company_active:
         if principal.side == Side.COMPANY:
             return Decision(False, "Le compte de cette entreprise est déconnecté.")
-        if action != Action.READ:
+        if action not in (Action.READ, Action.INVOICING_READ):
             return Decision(False, "Le compte de cette entreprise est déconnecté : lecture seule.")
+    if action == Action.INVOICING_READ:
+        if principal.side == Side.CABINET:
+            if resource.company_id in principal.consented:
+                return ALLOW
+            return Decision(False, CLOSED_INVOICING)
+        action = Action.INVOICING  # the company's own users: those who may invoice
     if action in (Action.MESSAGING, Action.INVOICING):
         service = Service.MESSAGING if action == Action.MESSAGING else Service.INVOICING
         if has_service(principal, resource.company_id, service):

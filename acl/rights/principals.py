@@ -10,7 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl.people.models import Company, CompanyStatus, User, portfolio_company, portfolio_member
-from acl.rights.models import Habilitation, Level, Role, Service, ServiceGrant
+from acl.rights.models import (
+    Habilitation,
+    InvoicingConsent,
+    Level,
+    Role,
+    Service,
+    ServiceGrant,
+    Side,
+)
 from acl.rights.policy import Principal
 
 
@@ -44,6 +52,9 @@ def load_principals(session: Session, users: Sequence[User]) -> dict[int, Princi
     connected = set(session.scalars(select(Company.id).where(
         Company.id.in_(companies), Company.status == CompanyStatus.ACTIVE.value))) \
         if companies else set()
+    consented = frozenset(session.scalars(select(InvoicingConsent.company_id).where(
+        InvoicingConsent.granted.is_(True)))) \
+        if any(Role(user.role).side == Side.CABINET for user in users) else frozenset()
     return {user.id: Principal(
         user_id=user.id,
         login=user.login,
@@ -55,4 +66,5 @@ def load_principals(session: Session, users: Sequence[User]) -> dict[int, Princi
         portfolio_company_ids=frozenset(c for _, c in memberships[user.id] if c is not None),
         folder_levels=levels[user.id],
         services=services[user.id],
+        consented=consented if Role(user.role).side == Side.CABINET else frozenset(),
     ) for user in users}

@@ -85,4 +85,4 @@ def test_the_cabinet_table_keeps_its_labels_on_a_phone(visit):
     row = page[page.index("<tbody>"):page.index("</tr>", page.index("<tbody>"))]
     labels = re.findall(r'data-label="([^"]+)"', row)
     assert labels == ["Entreprise", "SIREN", "Déposés non réceptionnés", "Dernier dépôt",
-                      "Utilisateurs"]
+                      "Utilisateurs", "Rapports"]

@@ -7,6 +7,7 @@ habilitation on "Achats" of read, write, none, or no row at all.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import date
 
@@ -34,11 +35,13 @@ CLOSED_READ_ONLY = "Le compte de cette entreprise est déconnecté : lecture seu
 NO_MESSAGING = "Vous n'avez pas accès à la messagerie de cette entreprise."
 NO_INVOICING = "Vous n'avez pas accès à la facturation de cette entreprise."
 CABINET_INVOICING = "La facturation d'une entreprise lui est réservée."
+CLOSED_INVOICING = "L'entreprise n'a pas ouvert sa facturation au cabinet."
 FIRM_ONLY = ("Seul le cabinet peut modifier le profil fiscal, ajouter des évènements pour "
              "l'entreprise ou les commenter.")
 
 ALL_REASONS = {ROOT, HIDDEN, READ_ONLY, STANDARD, PROTECTED, NOT_FOUND, DISABLED, CLOSED,
-               CLOSED_READ_ONLY, NO_MESSAGING, NO_INVOICING, CABINET_INVOICING, FIRM_ONLY}
+               CLOSED_READ_ONLY, NO_MESSAGING, NO_INVOICING, CABINET_INVOICING, FIRM_ONLY,
+               CLOSED_INVOICING}
 
 ROLES = list(Role)
 CABINET_ROLES = [r for r in Role if r.side == Side.CABINET]
@@ -357,6 +360,34 @@ def test_protection_date(role, document_date, action, expected):
     principal = make_principal(role, grant=Level.WRITE)
     resource = make_resource("document", protection_date=PROTECTION, document_date=document_date)
     check(authorize(principal, action, resource), expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a company's invoicing (issue 18): its users who invoice; the cabinet staff who reach
+# it while it consents; never another company's, whatever the consent of others.
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name.lower())
+@pytest.mark.parametrize("consents", [False, True], ids=["private", "consented"])
+def test_reading_invoicing(role, consents):
+    principal = make_principal(role, grant=Level.NONE, services=None)
+    if role.side == Side.CABINET and consents:
+        principal = dataclasses.replace(principal, consented=frozenset({OWN}))
+    decision = authorize(principal, Action.INVOICING_READ, make_resource("root"))
+    if role.side == Side.CABINET:
+        check(decision, OK if consents else CLOSED_INVOICING)
+        # Writing stays the company's, consent or not.
+        check(authorize(principal, Action.INVOICING, make_resource("root")),
+              CABINET_INVOICING)
+        # Another company's consent opens nothing of one out of reach.
+        check(authorize(dataclasses.replace(principal, consented=frozenset({OTHER})),
+                        Action.INVOICING_READ, make_resource("root", OTHER)),
+              OK if role == Role.CORRESPONDANT else NOT_FOUND)
+    else:
+        check(decision, OK if role == Role.INTERLOCUTEUR else NO_INVOICING)
+    closed = make_resource("root", company_active=False)
+    if role.side == Side.CABINET:  # a disconnected company: the firm still reads
+        check(authorize(principal, Action.INVOICING_READ, closed),
+              OK if consents else CLOSED_INVOICING)
 
 
 # ---------------------------------------------------------------------------------------------
