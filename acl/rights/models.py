@@ -147,3 +147,26 @@ class Generation(Base):
     __tablename__ = "generation"
     name: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FeedToken(Base):
+    """A secret a user gives a feed reader or a calendar app (`/feeds/<secret>/...`): read-only,
+    named, revocable and rotatable. Only the secret's SHA-256 is stored (a 192-bit random
+    secret needs no slow hash); `credentials_version` is the account's when it was issued: a
+    password change or a disablement bumps the account's, and the token stops at once."""
+
+    __tablename__ = "feed_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    credentials_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_from: Mapped[str] = mapped_column(String(100), default="")
+    # The demo's tokens only: kept in clear so that the "Flux et agenda" page shows their
+    # URLs from the first start. Never set outside `liasse demo`.
+    demo_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
