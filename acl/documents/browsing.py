@@ -101,8 +101,8 @@ def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.display_name).where(
-        User.id.in_(wanted))).all())
+    return {user.id: user.shown_name for user in session.scalars(select(User).where(
+        User.id.in_(wanted)))}  # "Sophie Secrétaire (compte supprimé)" once removed
 
 
 def versions(session: Session, node_id: int) -> list[NodeVersion]:

@@ -13,7 +13,7 @@ from acl.db import as_utc, utcnow
 from acl.documents.tree import standard_folders
 from acl.errors import InvalidInput, NotFound, PermissionDenied
 from acl.events.models import AlertMode
-from acl.people.models import Company, User
+from acl.people.models import REMOVED_MARK, Company, User
 from acl.rights import delegation, throttle
 from acl.rights.audit import Context, record, require
 from acl.rights.models import AuthFailure, Habilitation, Level, Role, Service, ServiceGrant, Side
@@ -62,7 +62,7 @@ def check_display_name(name: str) -> str:
 
 def find_user(session: Session, login: str) -> User:
     user = session.scalars(select(User).where(User.login == normalize_login(login))).one_or_none()
-    if user is None:
+    if user is None or user.removed:
         raise NotFound(f"Aucun compte « {login} ».")
     return user
 
@@ -217,7 +217,8 @@ def grant_service(session: Session, ctx: Context, user: User, company: Company,
 
 def visible_users(session: Session, principal: Principal) -> list[User]:
     """The accounts an administrator may see in lists."""
-    stmt = select(User).order_by(User.side, User.login)
+    stmt = select(User).where(~User.login.contains(REMOVED_MARK, autoescape=True)) \
+        .order_by(User.side, User.login)  # removed accounts are no one's to administer
     if principal.role == Role.CORRESPONDANT:
         return list(session.scalars(stmt))
     if principal.role in (Role.ASSOCIE, Role.ASSISTANT):

@@ -136,6 +136,19 @@ class User(Base):
     def role_enum(self) -> Role:
         return Role(self.role)
 
+    @property
+    def removed(self) -> bool:
+        """A removed account (acl.people.administration.remove_user): kept for the history
+        that names it, its login freed (no valid login holds "~"), never signed in again."""
+        return REMOVED_MARK in self.login
+
+    @property
+    def shown_name(self) -> str:
+        return f"{self.display_name} (compte supprimé)" if self.removed else self.display_name
+
+
+REMOVED_MARK = "~"
+
 
 class Portfolio(Base):
     """A named set of companies; cabinet staff reach the companies of their portfolios."""

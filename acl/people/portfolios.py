@@ -23,21 +23,35 @@ def find_portfolio(session: Session, name: str) -> Portfolio:
     return portfolio
 
 
-def create_portfolio(session: Session, ctx: Context, name: str) -> Portfolio:
-    name = " ".join(name.split())
-    require(delegation.may_manage_portfolios(ctx.principal), action="portfolio.create",
-            target=name)
+def _check_name(session: Session, name: str, renamed_id: int | None = None) -> None:
+    """A name is given, and no other portfolio has it (case and accents aside)."""
     if not name or len(name) > 200:
         raise InvalidInput("Le nom du portefeuille est obligatoire (200 caractères au plus).",
                            field="name")
     if session.scalars(select(Portfolio.id).where(
-            folded(Portfolio.name) == fold(name))).first() is not None:
+            folded(Portfolio.name) == fold(name), Portfolio.id != (renamed_id or 0))).first():
         raise InvalidInput(f"Le portefeuille « {name} » existe déjà.", field="name")
+
+
+def create_portfolio(session: Session, ctx: Context, name: str) -> Portfolio:
+    name = " ".join(name.split())
+    require(delegation.may_manage_portfolios(ctx.principal), action="portfolio.create",
+            target=name)
+    _check_name(session, name)
     portfolio = Portfolio(name=name)
     session.add(portfolio)
     session.flush()
     record(session, ctx, "portfolio.create", name)
     return portfolio
+
+
+def rename_portfolio(session: Session, ctx: Context, portfolio: Portfolio, name: str) -> None:
+    name = " ".join(name.split())
+    require(delegation.may_manage_portfolios(ctx.principal), action="portfolio.rename",
+            target=portfolio.name)
+    _check_name(session, name, portfolio.id)
+    before, portfolio.name = portfolio.name, name
+    record(session, ctx, "portfolio.rename", name, detail={"before": before, "after": name})
 
 
 def delete_portfolio(session: Session, ctx: Context, portfolio: Portfolio) -> None:

@@ -132,6 +132,30 @@ def may_manage_user(actor: Principal, target: Principal) -> Decision:
     return _deny(f"Un compte « {actor.role.value} » n'administre aucun compte.")
 
 
+def may_remove_user(actor: Principal, target: Principal) -> Decision:
+    """Remove an account (kept for the history that names it, closed for good): whoever
+    manages it, but not an interlocuteur, who leaves with his company (its résiliation)."""
+    managed = may_manage_user(actor, target)
+    if not managed:
+        return managed
+    if target.role == Role.INTERLOCUTEUR:
+        return _deny("L'interlocuteur ne se supprime pas : il part avec son entreprise, "
+                     "quand le cabinet la résilie (désactivez son compte en attendant).")
+    return ALLOW
+
+
+def may_close_company(actor: Principal, company_id: int) -> Decision:
+    """"Résilier" a client (seed 003), the counterpart of creating it: its creators, the
+    correspondant and the associés of its portfolios."""
+    if not actor.active:
+        return _deny("Votre compte est désactivé.")
+    if actor.role not in (Role.CORRESPONDANT, Role.ASSOCIE):
+        return _deny("Seuls le correspondant et les associés résilient une entreprise.")
+    if not reaches(actor, company_id):
+        return _deny("Entreprise introuvable.")
+    return ALLOW
+
+
 def may_grant(actor: Principal, target: Principal, company_id: int, folder: str,
               level: Level) -> Decision:
     managed = may_manage_user(actor, target)
@@ -173,7 +197,7 @@ def may_manage_portfolios(actor: Principal) -> Decision:
     """Create, rename, delete portfolios."""
     if actor.active and actor.role == Role.CORRESPONDANT:
         return ALLOW
-    return _deny("Seul le correspondant crée et supprime les portefeuilles.")
+    return _deny("Seul le correspondant crée, renomme et supprime les portefeuilles.")
 
 
 def may_change_portfolio_company(actor: Principal, portfolio_id: int,

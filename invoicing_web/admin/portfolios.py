@@ -155,6 +155,17 @@ def portfolio_member(portfolio_id: int):
     return _portfolio_act(portfolio_id, act)
 
 
+@bp.post("/portefeuilles/<int:portfolio_id>/renommer")
+@login_required
+def portfolio_rename(portfolio_id: int):
+    def act(tx, ctx, target):
+        before = target.name
+        portfolios.rename_portfolio(tx, ctx, target, request.form.get("name", ""))
+        return f"Portefeuille « {before} » renommé « {target.name} »."
+
+    return _portfolio_act(portfolio_id, act)
+
+
 @bp.post("/portefeuilles/<int:portfolio_id>/supprimer")
 @login_required
 def portfolio_delete(portfolio_id: int):

@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.set_defaults(handler=add_portfolio)
     psub.add_parser("list", help="liste les portefeuilles").set_defaults(handler=list_portfolios)
+    rename = psub.add_parser("rename", help="renomme un portefeuille")
+    rename.add_argument("name")
+    rename.add_argument("new_name", metavar="NOUVEAU_NOM")
+    rename.set_defaults(handler=rename_portfolio)
     delete = psub.add_parser("delete", help="supprime un portefeuille (pas ses entreprises)")
     delete.add_argument("name")
     delete.set_defaults(handler=delete_portfolio)
@@ -51,6 +55,15 @@ def list_portfolios(rt: Runtime, args: argparse.Namespace) -> int:
                     [[p.name, ", ".join(c.name for c in p.companies) or "-",
                       ", ".join(u.login for u in p.members) or "-"]
                      for p in portfolios.visible_portfolios(s, ctx)])
+    return 0
+
+
+def rename_portfolio(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.admin() as (s, ctx):
+        portfolio = portfolios.find_portfolio(s, args.name)
+        before = portfolio.name
+        portfolios.rename_portfolio(s, ctx, portfolio, args.new_name)
+    print(f"Portefeuille « {before} » renommé « {portfolio.name} ».")
     return 0
 
 

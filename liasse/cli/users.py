@@ -7,7 +7,7 @@ import argparse
 from acl.documents.tree import standard_folders
 from acl.errors import InvalidInput
 from acl.events.models import AlertMode
-from acl.people import accounts, companies
+from acl.people import accounts, administration, companies
 from acl.rights.audit import admin_transaction
 from acl.rights.models import Level, Role, Service
 from acl.rights.policy import Action, Resource, authorize, folder_level
@@ -60,6 +60,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="lit le nouveau mot de passe (précédé de l'ancien pour son propre "
                              "compte, une ligne chacun) sur l'entrée standard")
     passwd.set_defaults(handler=change_password)
+
+    edit = usub.add_parser("edit", help="modifie le nom affiché ou l'e-mail d'un compte")
+    edit.add_argument("login")
+    edit.add_argument("--name", help="nouveau nom affiché")
+    edit.add_argument("--email", help="nouvelle adresse (\"\" l'efface)")
+    edit.set_defaults(handler=edit_user)
+
+    remove = usub.add_parser(
+        "remove", help="supprime un compte (son historique garde son nom)",
+        description="Le compte ne peut plus se connecter et n'est plus listé ; ses documents, "
+                    "réceptions et téléchargements gardent son nom, suivi de « (compte "
+                    "supprimé) ». Son e-mail est effacé, son identifiant libéré. Définitif.")
+    remove.add_argument("login")
+    remove.set_defaults(handler=remove_user)
 
     for name, active, text in (("disable", False, "désactive"), ("enable", True, "réactive")):
         cmd = usub.add_parser(name, help=f"{text} un compte")
@@ -179,6 +193,26 @@ def set_active(rt: Runtime, args: argparse.Namespace) -> int:
         user = accounts.find_user(s, args.login)
         accounts.set_active(s, ctx, user, args.active)
     print(f"Compte « {user.login} » {'réactivé' if args.active else 'désactivé'}.")
+    return 0
+
+
+def edit_user(rt: Runtime, args: argparse.Namespace) -> int:
+    if args.name is None and args.email is None:
+        raise InvalidInput("Indiquez --name ou --email.")
+    with rt.admin() as (s, ctx):
+        user = accounts.find_visible_user(s, ctx.principal, args.login)
+        changes = administration.edit_user(s, ctx, user, display_name=args.name,
+                                           email=args.email)
+    print(f"Compte « {user.login} » modifié." if changes else "Aucun changement.")
+    return 0
+
+
+def remove_user(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.admin() as (s, ctx):
+        user = accounts.find_visible_user(s, ctx.principal, args.login)
+        administration.remove_user(s, ctx, user)
+    print(f"Compte « {args.login} » supprimé : il ne peut plus se connecter ; ses documents "
+          "et réceptions gardent son nom.")
     return 0
 
 

@@ -38,3 +38,37 @@ def test_cabinet_logo_is_copied_into_the_data_folder(demo_cli: Cli, demo, blobs,
         assert s.get(Cabinet, 1).logo == stored and s.get(Cabinet, 1).name != "Autre nom"
     demo_cli.ok("cabinet", "set", "--no-logo")
     assert "Logo     -" in demo_cli.ok("cabinet", "show")
+
+
+def test_user_edit_and_remove(demo_cli: Cli, demo):
+    out = demo_cli.ok("--as", "martin", "user", "edit", "secretaire", "--name", "Sophie Durand",
+                      "--email", "sophie@boulangerie.invalid")
+    assert "Compte « secretaire » modifié." in out
+    assert "Sophie Durand" in demo_cli.ok("user", "show", "secretaire")
+    assert "Aucun changement." in demo_cli.ok("--as", "martin", "user", "edit", "secretaire",
+                                              "--name", "Sophie Durand")
+    assert "déjà celle d'un autre compte" in demo_cli.refused(
+        "--as", "martin", "user", "edit", "secretaire", "--email", "martin@demo.invalid")
+    assert "Un associé administre les assistants" in demo_cli.refused(
+        "--as", "associe", "user", "edit", "secretaire", "--name", "X")
+    assert "L'interlocuteur ne se supprime pas" in demo_cli.refused("user", "remove", "martin")
+    out = demo_cli.ok("--as", "martin", "user", "remove", "secretaire")
+    assert "Compte « secretaire » supprimé" in out
+    assert "secretaire" not in demo_cli.ok("user", "list")
+    for argv in (("user", "show", "secretaire"), ("user", "enable", "secretaire")):
+        assert "Aucun compte « secretaire »." in demo_cli.refused(*argv)
+    with demo.session() as s:
+        entries = [e.outcome for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.action.in_(("user.update", "user.remove")))
+            .order_by(AuditEntry.id))]
+    assert entries == ["ok", "refused", "refused", "ok"]  # a bad address is no act
+
+
+def test_portfolio_rename(demo_cli: Cli):
+    out = demo_cli.ok("portfolio", "rename", "commerces de bouche", "Métiers de bouche")
+    assert "Portefeuille « Commerces de bouche » renommé « Métiers de bouche »." in out
+    assert "Métiers de bouche" in demo_cli.ok("portfolio", "list")
+    assert "existe déjà" in demo_cli.refused("portfolio", "rename", "Métiers de bouche",
+                                             "Tous les clients")
+    assert "Seul le correspondant" in demo_cli.refused(
+        "--as", "associe", "portfolio", "rename", "Métiers de bouche", "X")

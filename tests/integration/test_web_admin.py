@@ -793,7 +793,7 @@ def test_associe_composes_his_portfolios_only(demo, as_user, ctx_of):
     assert "Nouveau portefeuille" not in page
     refused = associe.post(f"{ADMIN}/portefeuilles", {"name": "Le mien"})
     assert refused.status_code == 403
-    assert "Seul le correspondant crée et supprime les portefeuilles." in text(refused)
+    assert "Seul le correspondant crée, renomme et supprime les portefeuilles." in text(refused)
     assert associe.get(f"{ADMIN}/portefeuilles/{theirs}").status_code == 404
     himself = associe.post(f"{ADMIN}/portefeuilles/{ids['Tous les clients']}/membres",
                            {"login": "associe", "present": "1"})

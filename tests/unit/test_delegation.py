@@ -395,7 +395,7 @@ def test_may_grant_service(actor, target, company, service, granted, expected):
 # ---------------------------------------------------------------------------------------------
 # Portfolios.
 
-CORRESPONDANT_ONLY = "Seul le correspondant crée et supprime les portefeuilles."
+CORRESPONDANT_ONLY = "Seul le correspondant crée, renomme et supprime les portefeuilles."
 
 
 @pytest.mark.parametrize(("actor", "expected"), table([
@@ -492,3 +492,37 @@ def test_only_the_correspondant_edits_the_cabinet(actor):
     only = "Seul le correspondant modifie la fiche du cabinet."
     expected = OK if actor == "correspondant" else only
     check(delegation.may_edit_cabinet(P[actor]), expected)
+
+
+# --- removing an account, closing a company (issue 16, item 5) ------------------------------
+
+INTERLOCUTEUR_STAYS = ("L'interlocuteur ne se supprime pas : il part avec son entreprise, "
+                       "quand le cabinet la résilie (désactivez son compte en attendant).")
+CLOSERS_ONLY = "Seuls le correspondant et les associés résilient une entreprise."
+
+
+@pytest.mark.parametrize("actor, target, expected", [
+    ("interlocuteur", "utilisateur", OK),
+    ("correspondant", "associe", OK),
+    ("associe", "assistant", OK),
+    ("correspondant", "interlocuteur", INTERLOCUTEUR_STAYS),
+    ("associe", "interlocuteur", INTERLOCUTEUR_STAYS),
+    ("utilisateur", "utilisateur", SELF),
+    ("interlocuteur", "other_utilisateur",
+     "Un interlocuteur administre les utilisateurs de son entreprise."),
+])
+def test_who_removes_whom(actor, target, expected):
+    decision = delegation.may_remove_user(P[actor], P[target])
+    assert (OK if decision else decision.reason) == expected
+
+
+@pytest.mark.parametrize("actor, company, expected", [
+    ("correspondant", OTHER, OK),
+    ("associe", OWN, OK),
+    ("associe", OTHER, NOT_FOUND),
+    ("assistant", OWN, CLOSERS_ONLY),
+    ("interlocuteur", OWN, CLOSERS_ONLY),
+])
+def test_who_closes_a_company(actor, company, expected):
+    decision = delegation.may_close_company(P[actor], company)
+    assert (OK if decision else decision.reason) == expected

@@ -1,0 +1,78 @@
+"""People administration a firm expects (issue 16, item 5): edit an account's name and
+e-mail, remove an account. The delegation rules decide (`acl.rights.delegation`); every act
+is audited.
+
+A removed account is not deleted: documents, versions, receipts and downloads point at it
+and keep its name ("Sophie Secrétaire (compte supprimé)"). It is disabled for good (never
+re-enabled: nothing finds it by login any more), its e-mail address is forgotten, it leaves
+its portfolios, its pending invitations stop working, and its login is freed for a newcomer:
+it becomes "<login>~<id>", which no sign-in accepts (a login never holds "~"). The audit log
+keeps the login it had at each act.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from acl.db import utcnow
+from acl.errors import InvalidInput
+from acl.people.accounts import check_display_name, check_email
+from acl.people.models import REMOVED_MARK, Invitation, User
+from acl.rights import delegation
+from acl.rights.audit import Context, record, require
+from acl.rights.principals import load_principal
+
+
+def edit_user(session: Session, ctx: Context, user: User, *, display_name: str | None = None,
+              email: str | None = None) -> dict[str, str]:
+    """Change the name shown and/or the e-mail address ("" removes it; None: unchanged) of an
+    account the actor manages. Returns the changes (audited when any)."""
+    target = load_principal(session, user)
+    require(delegation.may_manage_user(ctx.principal, target), action="user.update",
+            target=user.login, company_id=user.company_id)
+    changes: dict[str, str] = {}
+    if display_name is not None:
+        name = check_display_name(display_name)
+        if name != user.display_name:
+            changes["name"] = name
+    if email is not None:
+        address = check_email(email)
+        if address != user.email:
+            if address and session.scalars(select(User.id).where(
+                    func.lower(User.email) == address.lower(), User.id != user.id)).first():
+                raise InvalidInput(f"L'adresse « {address} » est déjà celle d'un autre compte.",
+                                   field="email")
+            changes["email"] = address or ""
+    if not changes:
+        return changes
+    if "name" in changes:
+        user.display_name = changes["name"]
+    if "email" in changes:
+        user.email = changes["email"] or None
+    record(session, ctx, "user.update", user.login, company_id=user.company_id,
+           detail=changes)
+    return changes
+
+
+def removed_login(user: User) -> str:
+    suffix = f"{REMOVED_MARK}{user.id}"
+    return user.login[:64 - len(suffix)] + suffix
+
+
+def remove_user(session: Session, ctx: Context, user: User) -> None:
+    """Remove an account (module docstring): kept for the history, closed for good."""
+    target = load_principal(session, user)
+    require(delegation.may_remove_user(ctx.principal, target), action="user.remove",
+            target=user.login, company_id=user.company_id)
+    login = user.login
+    user.active = False
+    user.credentials_version += 1  # sessions and the drive's cached credentials end now
+    user.email = None
+    user.portfolios.clear()
+    session.execute(update(Invitation).where(Invitation.user_id == user.id,
+                                             Invitation.used_at.is_(None))
+                    .values(expires_at=utcnow()))
+    user.login = removed_login(user)
+    record(session, ctx, "user.remove", login, company_id=user.company_id,
+           detail={"name": user.display_name, "role": user.role})
