@@ -175,6 +175,14 @@ class CalendarSettings:
     alert_hour: int = _setting(8, _between(0, 23))
 
 
+@dataclass(frozen=True)
+class FeedsSettings:
+    # Items of an RSS/Atom feed at most, the newest first.
+    max_items: int = _setting(100, _between(1, 1000))
+    # How often calendar apps are asked to fetch the ICS again (REFRESH-INTERVAL).
+    refresh_minutes: int = _setting(60, _between(5, 1440))
+
+
 def _check_tree(tree: tuple[str, ...]) -> str | None:
     if not tree:
         return "doit contenir au moins un dossier"
@@ -218,6 +226,7 @@ class Settings:
     alerts: AlertsSettings
     folders: FoldersSettings
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    feeds: FeedsSettings = field(default_factory=FeedsSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -234,6 +243,7 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertsSettings,
     "folders": FoldersSettings,
     "calendar": CalendarSettings,
+    "feeds": FeedsSettings,
 }
 
 _TYPE_NAMES = {str: "une chaîne", int: "un entier", float: "un nombre", bool: "un booléen"}

@@ -27,6 +27,7 @@ from acl.people import accounts, companies, portfolios
 from acl.people.companies import CompanyInput
 from acl.people.install import install
 from acl.people.models import User
+from acl.rights import feed_tokens
 from acl.rights.audit import Context
 from acl.rights.models import Level, Role
 from acl.rights.passwords import PasswordHasher, generate_password
@@ -157,3 +158,22 @@ def reset_demo_passwords(session: Session, hasher: PasswordHasher, password: str
         user.password_hash = hashed
         user.must_change_password = False
         user.credentials_version += 1
+    session.flush()
+    give_demo_feed_tokens(session)
+
+
+DEMO_TOKEN_NAME = "Démonstration"
+
+
+def give_demo_feed_tokens(session: Session) -> None:
+    """Each demo account holds one feed token whose URLs the "Flux et agenda" page shows
+    from the first start (its secret kept in clear: demo only), working under the
+    password just given."""
+    users = session.scalars(select(User).where(User.login.in_([a.login for a in ACCOUNTS])))
+    for user in users:
+        held = [t for t in feed_tokens.tokens_of(session, user) if t.demo_secret]
+        for token in held:
+            token.credentials_version = user.credentials_version
+        if not held:
+            feed_tokens.issue(session, Context(load_principal(session, user), "demo"), user,
+                              DEMO_TOKEN_NAME, demo=True)

@@ -19,23 +19,12 @@ from acl.db import Database
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.app import MOUNT_PATH, build_drive
+from feeds.app import build_feeds
 from invoicing_web.app import create_app
 
 log = logging.getLogger("liasse.server")
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-
-
-def _not_yet(what: str) -> WSGIApp:
-    body = (f"{what} n'est pas encore disponible sur ce serveur.\n").encode()
-
-    def app(environ, start_response):
-        start_response("503 Service Unavailable", [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))), ("Retry-After", "3600")])
-        return [body]
-
-    return app
 
 
 ROOT_PROPFIND = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'
@@ -83,7 +72,7 @@ def build_application(settings: Settings, db: Database) -> WSGIApp:
     hasher = PasswordHasher(settings.security)
     return _no_body_for_head(wsgi.PathInfoDispatcher({
         MOUNT_PATH: build_drive(settings, db, hasher),
-        "/feeds": _not_yet("Le service de flux RSS et d'agenda"),
+        "/feeds": build_feeds(settings, db, hasher),
         "/": _dav_discovery(create_app(settings, db)),
     }))
 

@@ -104,6 +104,11 @@ def turn_off(session: Session, principal: Principal, company_id: int,
     if alert.disabled_at is None:
         alert.disabled_at = utcnow()
         alert.disabled_by_id = principal.user_id
+        # An event, so that calendar subscriptions (their ETag follows the stream) drop the
+        # VALARM at their next fetch.
+        record_event(session, "calendar:alert_off", company_id=company.id, folder="",
+                     node_id=None, path=alert.event_title, actor_id=principal.user_id,
+                     detail={"alert": alert.id})
     return alert
 
 
