@@ -1,5 +1,5 @@
 """The background worker of `liasse serve`: deposit alerts, calendar alerts, the outbox,
-trash upkeep.
+e-invoices received in Achats, trash upkeep.
 
 One thread, started and stopped with the server. Each job runs in its own try block, so a
 failing job is logged and retried at the next tick without stopping the others. When several
@@ -23,6 +23,7 @@ from acl.db import Database, utcnow
 from acl.documents.blobs import BlobStore
 from acl.documents.store import purge_before
 from acl.events import alerts, outbox
+from acl.invoicing import received
 from config.settings import Settings
 
 log = logging.getLogger("liasse.worker")
@@ -134,6 +135,7 @@ class Worker:
         self._job("deposit alerts", self._alerts, now)
         self._job("calendar alerts", self._calendar_alerts, now)
         self._job("outbox", self._send, now)
+        self._job("received e-invoices", self._received)
         if self._next_upkeep is None or now >= self._next_upkeep:
             self._next_upkeep = now + UPKEEP_EVERY
             self._job("trash upkeep", self._upkeep, now)
@@ -164,6 +166,11 @@ class Worker:
     def _calendar_alerts(self, now: datetime) -> None:
         with self.db.transaction() as session:
             calendar_alerts.mail_due(session, now, base_url=self.base_url)
+
+    def _received(self) -> None:
+        with self.db.transaction() as session:
+            while received.scan_deposits(session, self.blobs) == received.BATCH:
+                pass
 
     def _send(self, now: datetime) -> None:
         if not self.settings.smtp.host:

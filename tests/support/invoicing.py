@@ -5,13 +5,16 @@ has the demo's own documents; the garage starts empty, so its first number is 00
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from acl.invoicing import articles, customers, documents, profile
+from acl.invoicing import amounts, articles, customers, documents, profile
 from acl.invoicing.documents import DraftInput, LineInput
 from acl.invoicing.models import DocKind, InvoicingDocument
+from acl.invoicing.sheet import Address, Party, Sheet, SheetLine
 from acl.people.accounts import find_user
 from acl.people.models import Company
 from acl.rights.policy import Principal
@@ -83,3 +86,29 @@ def draft(session: Session, space: Space, kind: DocKind = DocKind.INVOICE,
     ]
     return documents.save_draft(session, company, document, DraftInput(
         customer_id=str(space.customer_id), lines=lines, **fields))
+
+
+def bakery(session: Session) -> Company:
+    return session.scalar(select(Company).where(Company.name == "Boulangerie Martin"))
+
+
+def supplier_sheet(number: str = "M-2026-017") -> Sheet:
+    """A supplier's invoice to the bakery (5.5 % and 20 %), to receive as an e-invoice."""
+    seller = Party("Minoterie du Rhône", Address("1 quai Perrache", "", "69002", "Lyon"),
+                   siren="552100554", vat_number="FR96552100554",
+                   iban="FR7630006000011234567890189")
+    buyer = Party("Boulangerie Martin", Address("12 rue du Four", "", "69002", "Lyon"),
+                  siren="732829320", vat_number="FR44732829320")
+    lines = (SheetLine(position=1, reference="F", designation="Farine T65", quantity=Decimal(10),
+                       unit="kg", unit_price=Decimal("1.5"), discount=Decimal(0),
+                       vat_rate=Decimal("5.5"), vat_category="S", vat_exemption="",
+                       nature="bien", net=Decimal("15.00")),
+             SheetLine(position=2, reference="L", designation="Livraison", quantity=Decimal(1),
+                       unit="forfait", unit_price=Decimal(20), discount=Decimal(0),
+                       vat_rate=Decimal(20), vat_category="S", vat_exemption="",
+                       nature="service", net=Decimal("20.00")))
+    totals = amounts.totals([amounts.Line(Decimal(10), Decimal("1.5"), Decimal("5.5")),
+                             amounts.Line(Decimal(1), Decimal(20), Decimal(20))])
+    return Sheet(kind="facture", title="Facture", number=number, issue_date=date(2026, 3, 30),
+                 due_date=date(2026, 4, 29), service_date=None, seller=seller, buyer=buyer,
+                 delivery=None, lines=lines, totals=totals, payment_terms="30 jours")
