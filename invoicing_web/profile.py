@@ -12,6 +12,7 @@ from acl.people import profile
 from acl.people.models import User
 from acl.rights.audit import admin_transaction
 from invoicing_web.auth import bp
+from invoicing_web.feed_pages import token_rows
 from invoicing_web.forms import Form
 from invoicing_web.security import (
     context,
@@ -39,7 +40,7 @@ def _page(forms: dict[str, Form] | None = None, status: int = 200):
         "profile/index.html", user=user, forms=forms or {}, alert_choices=ALERT_CHOICES,
         waiting_email=profile.pending(session, user, profile.EMAIL),
         waiting_password=profile.pending(session, user, profile.PASSWORD),
-        code_minutes=profile.CODE_MINUTES), status
+        code_minutes=profile.CODE_MINUTES, feed_tokens=token_rows(session, user)), status
 
 
 def _act(form_name: str, act, *fields: str):
