@@ -1,6 +1,12 @@
 """People administration a firm expects (issue 16, item 5): edit an account's name and
-e-mail, remove an account. The delegation rules decide (`acl.rights.delegation`); every act
-is audited.
+e-mail, remove an account, "résilier" a client. The delegation rules decide
+(`acl.rights.delegation`); every act is audited.
+
+A résiliée company (seed 003: "Supprimer un client … Résilier") is closed and kept: nothing
+is deleted, the firm reads its documents (a closed company is read-only for the firm, as a
+disconnected one, `acl.rights.policy`) and may download them whole as a zip; its accounts are
+disabled, so that none of them signs in again. It is refused while someone holds a lock on
+one of its documents (the holder is named). Final: it is not reconnected.
 
 A removed account is not deleted: documents, versions, receipts and downloads point at it
 and keep its name ("Sophie Secrétaire (compte supprimé)"). It is disabled for good (never
@@ -16,9 +22,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from acl.db import utcnow
-from acl.errors import InvalidInput
+from acl.documents import locks
+from acl.errors import InvalidInput, Locked
 from acl.people.accounts import check_display_name, check_email
-from acl.people.models import REMOVED_MARK, Invitation, User
+from acl.people.models import REMOVED_MARK, Company, CompanyStatus, Invitation, User
 from acl.rights import delegation
 from acl.rights.audit import Context, record, require
 from acl.rights.principals import load_principal
@@ -76,3 +83,30 @@ def remove_user(session: Session, ctx: Context, user: User) -> None:
     user.login = removed_login(user)
     record(session, ctx, "user.remove", login, company_id=user.company_id,
            detail={"name": user.display_name, "role": user.role})
+
+
+def close_company(session: Session, ctx: Context, company: Company) -> list[str]:
+    """"Résilier" a client (module docstring). Returns the logins of the accounts closed."""
+    require(delegation.may_close_company(ctx.principal, company.id), action="company.close",
+            target=company.name, company_id=company.id)
+    if company.status == CompanyStatus.CLOSED:
+        raise InvalidInput(f"« {company.name} » est déjà résiliée.")
+    held = locks.listed(session, [locks.root_of(company.folder_name)])
+    if held:
+        lock = held[0]
+        holder = session.scalars(select(User).where(User.login == lock.principal)).first()
+        who = f"{holder.display_name} ({lock.principal})" if holder else lock.principal
+        others = f" (et {len(held) - 1} autre(s) document(s))" if len(held) > 1 else ""
+        raise Locked(f"Résiliation refusée : « {lock.path} » est verrouillé par {who}{others} "
+                     "; attendez qu'il le ferme, ou levez le verrou (Administration → "
+                     "Verrous), puis recommencez.")
+    people = list(session.scalars(select(User).where(User.company_id == company.id,
+                                                     User.active.is_(True))
+                                  .order_by(User.login)))
+    for person in people:
+        person.active = False
+        person.credentials_version += 1
+    company.status = CompanyStatus.CLOSED.value
+    record(session, ctx, "company.close", company.name, company_id=company.id,
+           detail={"comptes fermés": [person.login for person in people]})
+    return [person.login for person in people]

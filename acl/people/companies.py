@@ -233,7 +233,7 @@ def export_rows(session: Session, chosen: list[Company]) -> list[list[object]]:
     return [[c.name, c.siren, c.legal_form, c.address, c.vat_regime,
              f"{c.fiscal_year_end[3:]}/{c.fiscal_year_end[:2]}", dates.paris_day(c.created_at),
              dates.day(c.protection_date), counts.get(c.id, 0),
-             "active" if c.is_active else "déconnectée", c.contact_name, c.contact_email,
+             c.status, c.contact_name, c.contact_email,
              c.contact_phone] for c in chosen]
 
 
@@ -247,6 +247,11 @@ def set_status(session: Session, ctx: Context, company: Company, status: Company
     action = "company.disconnect" if status == CompanyStatus.DISCONNECTED else "company.reconnect"
     require(delegation.may_edit_company(ctx.principal, company.id), action=action,
             target=company.name, company_id=company.id)
+    if company.status == CompanyStatus.CLOSED or status == CompanyStatus.CLOSED:
+        raise InvalidInput(f"« {company.name} » est résiliée : elle le reste (ses documents se "
+                           "lisent et se téléchargent toujours)." if company.status ==
+                           CompanyStatus.CLOSED else "Résilier une entreprise se fait par "
+                           "la résiliation, qui ferme aussi ses comptes.")
     company.status = status.value
     record(session, ctx, action, company.name, company_id=company.id)
 
@@ -273,6 +278,12 @@ def set_protection_date(session: Session, ctx: Context, company: Company,
     record(session, ctx, "company.protection_date", company.name, company_id=company.id,
            detail={"before": previous.isoformat() if previous else "",
                    "after": protection.isoformat() if protection else ""})
+
+
+def interlocuteur_of(session: Session, company: Company) -> User | None:
+    return session.scalars(select(User).where(User.company_id == company.id,
+                                              User.role == Role.INTERLOCUTEUR.value)
+                           .order_by(User.id)).first()
 
 
 def get_company(session: Session, principal: Principal, company_id: int) -> Company:

@@ -28,6 +28,9 @@ from acl.rights.models import Role
 class CompanyStatus(enum.StrEnum):
     ACTIVE = "active"
     DISCONNECTED = "déconnectée"
+    # "Résiliée" (seed 003), the counterpart of creating it: closed for good and kept, its
+    # accounts disabled, read by the firm (acl.people.administration.close_company).
+    CLOSED = "résiliée"
 
 
 class VatRegime(enum.StrEnum):

@@ -19,8 +19,9 @@ from flask import (
 from sqlalchemy import select
 
 from acl import tables
+from acl.documents import locks, store
 from acl.errors import InvalidInput, Refused
-from acl.people import accounts, companies, invitations
+from acl.people import accounts, administration, companies, invitations
 from acl.people.models import Company, CompanyStatus, Portfolio, User, VatRegime
 from acl.rights import delegation
 from acl.rights.audit import Context, admin_transaction
@@ -218,6 +219,8 @@ def _render_company_edit(company: Company, form: Form, status: int = 200):
     return render_template(
         "admin/company_edit.html", company=company, form=form, vat_regimes=VAT_OPTIONS,
         editable=bool(delegation.may_edit_company(g.principal, company.id)),
+        closable=bool(delegation.may_close_company(g.principal, company.id)),
+        root_id=store.resolve(session, company, []).node.id,
         users=[u for u in accounts.visible_users(session, g.principal)
                if u.company_id == company.id],
         paris_day=_paris_day, statuses=CompanyStatus), status
@@ -277,4 +280,35 @@ def company_status(company_id: int):
         return _render_company_edit(company, form, exc.status)
     flash(f"« {company.name} » : compte "
           f"{'déconnecté' if status == CompanyStatus.DISCONNECTED else 'reconnecté'}.", "info")
+    return redirect(url_for(".company_edit", company_id=company_id))
+
+
+@bp.route("/entreprises/<int:company_id>/resilier", methods=["GET", "POST"])
+@login_required
+def company_close(company_id: int):
+    """"Résilier" (seed 003): GET says what it means and asks to confirm; POST does it."""
+    p = g.principal
+    session = db_session()
+    company = companies.get_company(session, p, company_id)  # else 404
+    held = locks.listed(session, [locks.root_of(company.folder_name)])
+    if request.method == "GET":
+        decision = delegation.may_close_company(p, company.id)
+        if not decision:
+            abort(403, description=decision.reason)
+        return render_template("admin/company_close.html", company=company, held=held,
+                               users=companies.user_counts(session).get(company.id, 0))
+    ctx = context()
+    try:
+        with admin_transaction(services().db, ctx) as tx:
+            closed = administration.close_company(tx, ctx,
+                                                  companies.get_company(tx, p, company_id))
+    except Refused as exc:
+        if not delegation.may_close_company(p, company.id):
+            return _refuse_page(exc)
+        return render_template("admin/company_close.html", company=company, held=held,
+                               error=exc.reason,
+                               users=companies.user_counts(session).get(company.id, 0)
+                               ), exc.status
+    flash(f"« {company.name} » résiliée : {len(closed)} compte(s) fermé(s) ; ses documents "
+          "restent consultables et téléchargeables par le cabinet.", "info")
     return redirect(url_for(".company_edit", company_id=company_id))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from acl.documents import archive, store
 from acl.documents.tree import standard_folders
-from acl.people import companies
+from acl.errors import InvalidInput
+from acl.people import administration, companies
 from acl.people.cabinet import get_cabinet, logo_of, read_logo_file, update_cabinet
 from acl.people.companies import CompanyInput
 from acl.people.models import CompanyStatus, VatRegime
@@ -19,7 +22,8 @@ PARIS = ZoneInfo("Europe/Paris")
 
 def register(sub: argparse._SubParsersAction) -> None:
     company = sub.add_parser("company", help="entreprises clientes",
-                             description="Créer, lister, consulter, déconnecter les entreprises.")
+                             description="Créer, lister, consulter, déconnecter, résilier les "
+                                         "entreprises.")
     csub = company.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     add = csub.add_parser("add", help="crée une entreprise, son interlocuteur et ses dossiers")
@@ -56,6 +60,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         cmd = csub.add_parser(name, help=f"{text} le compte d'une entreprise")
         cmd.add_argument("company", help="SIREN, nom ou numéro")
         cmd.set_defaults(handler=set_status, status=status)
+
+    close = csub.add_parser(
+        "close", help="résilie une entreprise (rien n'est effacé)",
+        description="Ferme les comptes de l'entreprise pour de bon ; le cabinet lit toujours "
+                    "ses documents (« company export » les télécharge). Refusé tant qu'un de "
+                    "ses documents est verrouillé.")
+    close.add_argument("company", help="SIREN, nom ou numéro")
+    close.set_defaults(handler=close_company)
+
+    export = csub.add_parser("export", help="tous les documents lisibles d'une entreprise, "
+                                            "dans un zip")
+    export.add_argument("company", help="SIREN, nom ou numéro")
+    export.add_argument("output", metavar="FICHIER.zip", type=Path)
+    export.set_defaults(handler=export_company)
 
     protect = csub.add_parser("protect", help="fixe la date de protection d'une ou plusieurs "
                                               "entreprises")
@@ -104,10 +122,6 @@ def add_company(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_label(status: str) -> str:
-    return "active" if status == CompanyStatus.ACTIVE else "déconnectée"
-
-
 def list_companies(rt: Runtime, args: argparse.Namespace) -> int:
     with rt.db.session() as s:
         ctx = rt.context(s)
@@ -117,7 +131,7 @@ def list_companies(rt: Runtime, args: argparse.Namespace) -> int:
             ["Nom", "SIREN", "Créée le", "Protection", "Utilisateurs", "Statut"],
             [[c.name, c.siren, c.created_at.astimezone(PARIS).strftime("%d/%m/%Y"),
               c.protection_date.strftime("%d/%m/%Y") if c.protection_date else "-",
-              str(counts.get(c.id, 0)), _status_label(c.status)] for c in rows])
+              str(counts.get(c.id, 0)), c.status] for c in rows])
     return 0
 
 
@@ -133,7 +147,8 @@ def show_company(rt: Runtime, args: argparse.Namespace) -> int:
             ("Créée le", c.created_at.astimezone(PARIS).strftime("%d/%m/%Y")),
             ("Date de protection",
              c.protection_date.strftime("%d/%m/%Y") if c.protection_date else "-"),
-            ("Statut", _status_label(c.status)),
+            ("Statut", c.status),
+            ("Interlocuteur", _person(companies.interlocuteur_of(s, c))),
             ("Contact", " ".join(x for x in (c.contact_name, c.contact_email, c.contact_phone)
                                  if x) or "-"),
             ("Portefeuilles", ", ".join(p.name for p in c.portfolios) or "-"),
@@ -149,6 +164,40 @@ def set_status(rt: Runtime, args: argparse.Namespace) -> int:
         companies.set_status(s, ctx, company, args.status)
         done = "déconnecté" if args.status == CompanyStatus.DISCONNECTED else "reconnecté"
         print(f"« {company.name} » : compte {done}.")
+    return 0
+
+
+def _person(user) -> str:
+    if user is None:
+        return "-"
+    return f"{user.display_name} ({user.login}" + (f", {user.email})" if user.email else ")") \
+        + ("" if user.active else " — désactivé")
+
+
+def close_company(rt: Runtime, args: argparse.Namespace) -> int:
+    with rt.admin() as (s, ctx):
+        company = companies.find_company(s, ctx.principal, args.company)
+        closed = administration.close_company(s, ctx, company)
+    print(f"« {company.name} » résiliée : {len(closed)} compte(s) fermé(s) "
+          f"({', '.join(closed) or 'aucun'}) ; ses documents restent lisibles par le cabinet.")
+    return 0
+
+
+def export_company(rt: Runtime, args: argparse.Namespace) -> int:
+    if args.output.exists():
+        raise InvalidInput(f"« {args.output} » existe déjà : choisissez un autre nom.")
+    with rt.db.session() as s:
+        ctx = rt.context(s)
+        company = companies.find_company(s, ctx.principal, args.company)
+        items = archive.select_items(s, ctx.principal, [store.resolve(s, company, []).node.id])
+        try:
+            with args.output.open("xb") as out:
+                archive.write_zip(rt.blobs, items, out)
+        except OSError as exc:
+            raise InvalidInput(f"Impossible d'écrire « {args.output} » : "
+                               f"{exc.strerror or exc}.") from None
+    documents = sum(1 for item in items if item.is_document)
+    print(f"{documents} document(s) de « {company.name} » dans « {args.output} ».")
     return 0
 
 

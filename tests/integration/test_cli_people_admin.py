@@ -4,6 +4,9 @@ cabinet's logo copied in, users edited and removed, portfolios renamed, companie
 
 from __future__ import annotations
 
+import re
+import zipfile
+
 from integration import test_cli
 from integration.test_cli import Cli
 from integration.test_web_branding import SVG, png
@@ -72,3 +75,21 @@ def test_portfolio_rename(demo_cli: Cli):
                                              "Tous les clients")
     assert "Seul le correspondant" in demo_cli.refused(
         "--as", "associe", "portfolio", "rename", "Métiers de bouche", "X")
+
+
+def test_company_show_names_the_interlocuteur_close_and_export(demo_cli: Cli, tmp_path):
+    shown = demo_cli.ok("company", "show", "Garage Dupont")
+    assert re.search(r"^Interlocuteur\s+Claire Dupont \(dupont, [^)]+\)$", shown, re.M)
+    assert "Seuls le correspondant et les associés résilient une entreprise." in \
+        demo_cli.refused("--as", "assistant", "company", "close", "Boulangerie Martin")
+    out = demo_cli.ok("company", "close", "Garage Dupont")
+    assert "« Garage Dupont » résiliée : 1 compte(s) fermé(s) (dupont)" in out
+    assert "résiliée" in demo_cli.ok("company", "list")
+    assert "— désactivé" in demo_cli.ok("company", "show", "Garage Dupont")
+    assert "est déjà résiliée" in demo_cli.refused("company", "close", "Garage Dupont")
+    assert "elle le reste" in demo_cli.refused("company", "reconnect", "Garage Dupont")
+    target = tmp_path / "garage.zip"
+    assert "document(s) de « Garage Dupont »" in demo_cli.ok("company", "export",
+                                                             "Garage Dupont", str(target))
+    assert "Ventes/Facture 2026-0042.pdf" in zipfile.ZipFile(target).namelist()
+    assert "existe déjà" in demo_cli.refused("company", "export", "Garage Dupont", str(target))
