@@ -6,9 +6,10 @@ import io
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
+from markupsafe import Markup
 
 from acl.documents import activity, browsing
-from acl.invoicing import consent
+from acl.invoicing import access, chart, consent, profile, reports
 from acl.people import companies
 from acl.people.cabinet import logo_of
 from acl.rights.models import Side
@@ -30,7 +31,7 @@ def home():
     if g.principal.side == Side.COMPANY:
         company = session.get(companies.Company, g.user.company_id)
         return render_template(
-            "dashboard/company.html", company=company,
+            "dashboard/company.html", company=company, chart=invoicing_chart(company),
             recent=activity.recent_documents(session, g.principal, company.id),
             received=activity.recent_documents(session, g.principal, company.id,
                                                received_only=True))
@@ -46,6 +47,15 @@ def home():
                            figures=figures, users=users, totals=totals, query=query,
                            empty=activity.Activity(),
                            consenting=consent.consenting(session, [c.id for c in shown]))
+
+
+def invoicing_chart(company) -> Markup | None:
+    """Revenue and expenses of the last twelve months, for those who invoice."""
+    if not access.may_invoice(g.principal, company):
+        return None
+    session = db_session()
+    return Markup(chart.monthly_svg(reports.twelve_months(session, company),
+                                    profile.profile_of(session, company).colour))
 
 
 @bp.get("/a-receptionner")

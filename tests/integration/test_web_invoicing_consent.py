@@ -21,8 +21,13 @@ def bakery_id(demo):
         return s.scalar(select(Company.id).where(Company.name == BAKERY))
 
 
+REPORTS = ("revenus", "depenses", "tva", "impayes")
+
+
 def firm_urls(company_id: int) -> list[str]:
-    return [f"/facturation/entreprise/{company_id}/"]
+    base = f"/facturation/entreprise/{company_id}"
+    return [f"{base}/", *(f"{base}/rapports/{name}{suffix}" for name in REPORTS
+                          for suffix in ("", ".pdf", ".xlsx"))]
 
 
 def test_the_firm_sees_nothing_until_martin_consents_then_reads_only(visit, demo,
@@ -33,6 +38,7 @@ def test_the_firm_sees_nothing_until_martin_consents_then_reads_only(visit, demo
     board = text_of(expert.get("/tableau-de-bord"))
     assert "non ouverts au cabinet" in board
     assert f"/facturation/entreprise/{bakery_id}/" not in board
+    assert "Liste des revenus" not in board
 
     page = martin.page("/facturation/acces-cabinet")
     assert "Votre facturation est privée" in page
@@ -45,7 +51,7 @@ def test_the_firm_sees_nothing_until_martin_consents_then_reads_only(visit, demo
     assert "lecture seule" in overview and "Café des Arts" in overview
     assert "Brouillon" not in overview  # drafts stay the company's
     board = expert.page("/tableau-de-bord")
-    assert f"/facturation/entreprise/{bakery_id}/" in board
+    assert f"/facturation/entreprise/{bakery_id}/rapports/revenus" in board
     assert "Rapports de Boulangerie Martin" in board
     # The assistant whose portfolio holds the bakery reads it too; still nothing to write.
     assistant = visit("assistant")
