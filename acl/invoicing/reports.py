@@ -83,7 +83,7 @@ class ReportFilters:
     by: str = "mois"  # or "trimestre"
 
 
-def check_filters(session: Session, company: Company, filters: ReportFilters) -> None:
+def check_filters(session: Session, company: Company | None, filters: ReportFilters) -> None:
     if filters.start and filters.end and filters.end < filters.start:
         raise InvalidInput("La fin de la période précède son début.", field="end")
     if filters.kind and filters.kind not in SALES_KINDS:
@@ -92,7 +92,7 @@ def check_filters(session: Session, company: Company, filters: ReportFilters) ->
         raise InvalidInput("État de document inconnu.", field="status")
     if filters.customer_id is not None:
         customer = session.get(Customer, filters.customer_id)
-        if customer is None or customer.company_id != company.id:
+        if customer is None or company is None or customer.company_id != company.id:
             raise NotFound("Client introuvable.")
     if filters.by not in ("mois", "trimestre"):
         raise InvalidInput("Regroupement inconnu : par mois ou par trimestre.", field="by")

@@ -14,13 +14,23 @@ from markupsafe import Markup
 
 from acl import tables
 from acl.errors import Refused
-from acl.invoicing import chart, customers, profile, report_files, reports, vat_register
+from acl.invoicing import (
+    chart,
+    customers,
+    portfolio_export,
+    profile,
+    report_files,
+    reports,
+    vat_register,
+)
 from acl.invoicing.models import DocKind, DocStatus
 from acl.invoicing.reports import ReportFilters
+from acl.people import portfolios
+from acl.rights.models import Side
 from config import dates
 from invoicing_web.forms import Form, parse_id
 from invoicing_web.invoicing.base import bp, readable
-from invoicing_web.security import db_session, login_required, services
+from invoicing_web.security import context, db_session, login_required, services
 
 NAMES = report_files.TITLES
 KINDS = [(k.value, k.label) for k in DocKind if k != DocKind.QUOTE]
@@ -149,3 +159,42 @@ def report_file(company_id: int, name: str, fmt: str):
         mimetype = "application/pdf"
     return send_file(io.BytesIO(body), mimetype=mimetype, as_attachment=True,
                      download_name=f"{stem}.{fmt}".replace("/", "-"))
+
+
+# -- The firm: a portfolio's figures in one workbook --
+
+@bp.get("/cabinet/portefeuilles")
+@login_required
+def portfolio_page():
+    if g.principal.side != Side.CABINET:
+        abort(404)
+    session = db_session()
+    ctx = context()
+    found = [portfolio_export.split(session, g.principal, p.id)
+             for p in portfolios.visible_portfolios(session, ctx)]
+    form = _form()
+    filters_of(form)
+    return render_template("invoicing/portfolios.html", found=found, form=form,
+                           args={k: v for k, v in request.args.items() if v}), \
+        200 if form.ok else 400
+
+
+@bp.get("/cabinet/portefeuilles/<int:portfolio_id>.xlsx")
+@login_required
+def portfolio_file(portfolio_id: int):
+    if g.principal.side != Side.CABINET:
+        abort(404)
+    session = db_session()
+    form = _form()
+    filters = filters_of(form)
+    if form.ok:
+        try:
+            reports.check_filters(session, None, filters)
+        except Refused as exc:
+            form.error("_", exc.reason)
+    if not form.ok:
+        abort(400, description=next(iter(form.errors.values())))
+    body, parts = portfolio_export.workbook(session, g.principal, portfolio_id, filters)
+    return send_file(io.BytesIO(body), mimetype=tables.XLSX_TYPE, as_attachment=True,
+                     download_name=f"Impayés et TVA - {parts.portfolio.name}.xlsx"
+                     .replace("/", "-"))
