@@ -18,16 +18,20 @@ keeps the login it had at each act.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from acl.db import utcnow
 from acl.documents import locks
-from acl.errors import InvalidInput, Locked
-from acl.people.accounts import check_display_name, check_email
+from acl.documents.tree import standard_folders
+from acl.errors import InvalidInput, Locked, PermissionDenied
+from acl.people.accounts import check_display_name, check_email, grant
 from acl.people.models import REMOVED_MARK, Company, CompanyStatus, Invitation, User
 from acl.rights import delegation
 from acl.rights.audit import Context, record, require
+from acl.rights.models import Level
 from acl.rights.principals import load_principal
 
 
@@ -110,3 +114,55 @@ def close_company(session: Session, ctx: Context, company: Company) -> list[str]
     record(session, ctx, "company.close", company.name, company_id=company.id,
            detail={"comptes fermés": [person.login for person in people]})
     return [person.login for person in people]
+
+
+@dataclass(frozen=True)
+class CellRefusal:
+    user_id: int
+    login: str
+    folder: str
+    reason: str
+
+
+class BulkRefused(PermissionDenied):
+    """A bulk change of rights refused whole: `refusals` names every cell refused."""
+
+    def __init__(self, reason: str, refusals: list[CellRefusal], **audit) -> None:
+        super().__init__(reason, **audit)
+        self.refusals = refusals
+
+
+def grant_many(session: Session, ctx: Context, company: Company,
+               cells: list[tuple[User, str]], level: Level) -> int:
+    """Give `level` on several folders of several accounts of one company at once (a row, a
+    column, cells of the rights matrix; seed 004): all or nothing. Each cell is decided as a
+    grant of its own (`delegation.may_grant`: nobody gives more than he holds); when any is
+    refused, nothing changes and every refused cell is named. Returns the cells granted,
+    each audited as a grant, the whole as one entry."""
+    folders = standard_folders(session, company.id)
+    targets = {}
+    refusals: list[CellRefusal] = []
+    for user, folder in cells:
+        if folder not in folders:
+            refusals.append(CellRefusal(user.id, user.login, folder,
+                                        f"« {folder} » n'est pas un dossier de {company.name}."))
+            continue
+        if user.id not in targets:
+            targets[user.id] = load_principal(session, user)
+        decision = delegation.may_grant(ctx.principal, targets[user.id], company.id, folder,
+                                        level)
+        if not decision:
+            refusals.append(CellRefusal(user.id, user.login, folder, decision.reason))
+    if refusals:
+        first = refusals[0]
+        more = f" (et {len(refusals) - 1} autre(s) case(s))" if len(refusals) > 1 else ""
+        raise BulkRefused(
+            f"Rien n'a été changé : la case « {first.login} — {first.folder} » est "
+            f"refusée{more} — {first.reason}", refusals, action="habilitation.grant_many",
+            target=f"{company.name} ({len(cells)} cases)", company_id=company.id)
+    for user, folder in cells:
+        grant(session, ctx, user, company, folder, level)
+    record(session, ctx, "habilitation.grant_many", f"{company.name} ({len(cells)} cases)",
+           company_id=company.id, detail={"level": level.label,
+                                          "cases": [f"{u.login}/{f}" for u, f in cells]})
+    return len(cells)

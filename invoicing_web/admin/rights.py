@@ -15,8 +15,8 @@ from flask import (
 )
 
 from acl.documents.tree import standard_folders
-from acl.errors import PermissionDenied, Refused
-from acl.people import accounts, companies
+from acl.errors import NotFound, PermissionDenied, Refused
+from acl.people import accounts, administration, companies
 from acl.people.models import Company, User
 from acl.rights import delegation
 from acl.rights.audit import admin_transaction
@@ -111,7 +111,8 @@ def grantable_rows(session, p: Principal, company: Company,
 
 
 def _render_matrix(session, company: Company, typed: dict[str, str] | None = None,
-                   errors: dict[str, str] | None = None, message: str = "", status: int = 200):
+                   errors: dict[str, str] | None = None, message: str = "", status: int = 200,
+                   picked: set[str] | None = None):
     folders = standard_folders(session, company.id)
     rows = grantable_rows(session, g.principal, company, folders)
     placed = set()
@@ -126,6 +127,7 @@ def _render_matrix(session, company: Company, typed: dict[str, str] | None = Non
     unplaced = [reason for name, reason in (errors or {}).items() if name not in placed]
     return render_template("admin/rights.html", company=company, folders=folders, rows=rows,
                            services=list(Service), message=message, unplaced=unplaced,
+                           picked=picked or set(), levels=[level.label for level in Level],
                            editable=any(c.editable for r in rows for c in r.folders + r.services)
                            ), status
 
@@ -204,6 +206,8 @@ def rights(company_id: int):
         if not allowed:
             abort(403, description=SECTION_REFUSALS["rights"])
         return _render_matrix(session, company)
+    if request.form.get("bulk"):
+        return _bulk(session, company)
     errors: dict[str, str] = {}
     changes = _submitted_changes(session, company, errors)
     ctx = context()
@@ -236,3 +240,69 @@ def rights(company_id: int):
     session = _fresh_read_session()  # shows what was just saved
     return _render_matrix(session, companies.get_company(session, p, company_id), typed,
                           errors, message, 403 if refused_any else 400)
+
+
+def _picked_cells(session, company: Company) -> list[tuple[int, str, str]]:
+    """The folder cells a bulk change covers, as (user id, folder, field name): the cells
+    ticked, and the cells one may change of the rows and columns ticked (seed 004: a row, a
+    column, several cells). Without JavaScript, rows and columns come as they are; with it,
+    their boxes only tick the cells, which come alone."""
+    folders = standard_folders(session, company.id)
+    rows = grantable_rows(session, g.principal, company, folders)
+    picked = set(request.form.getlist("pick"))
+    row_ids = set(request.form.getlist("pick_row"))
+    columns = set(request.form.getlist("pick_column"))
+    cells = []
+    for row in rows:
+        for folder, cell in zip(folders, row.folders, strict=True):
+            if cell.name in picked or (cell.editable and (str(row.user.id) in row_ids
+                                                         or folder in columns)):
+                cells.append((row.user.id, folder, cell.name))
+    shown = {name for _, _, name in cells}
+    for name in sorted(picked - shown):  # not in the matrix: an outdated or forged form
+        kind, _, rest = name.partition("|")
+        user_text, _, folder = rest.partition("|")
+        user_id = parse_id(user_text)
+        if kind == "folder" and user_id is not None and folder:
+            cells.append((user_id, folder, name))
+    return cells
+
+
+def _bulk(session, company: Company):
+    """One right given to several cells at once, all or nothing (acl.people.administration
+    .grant_many): a refusal names every cell refused, and nothing changes."""
+    p = g.principal
+    picked = set(request.form.getlist("pick"))
+    try:
+        level = Level.parse(request.form.get("bulk_level", ""))
+    except ValueError:
+        return _render_matrix(session, company, message="Choisissez le droit à donner : "
+                              "aucun, lecture ou écriture.", status=400, picked=picked)
+    cells = _picked_cells(session, company)
+    if not cells:
+        return _render_matrix(session, company, message="Cochez au moins une case, une ligne "
+                              "ou une colonne.", status=400)
+    ctx = context()
+    try:
+        with admin_transaction(services().db, ctx) as tx:
+            people = {}
+            for user_id, _, _ in cells:
+                people[user_id] = people.get(user_id) or tx.get(User, user_id)
+                if people[user_id] is None:
+                    raise NotFound("Compte introuvable.")
+            done = administration.grant_many(
+                tx, ctx, companies.get_company(tx, p, company.id),
+                [(people[user_id], folder) for user_id, folder, _ in cells], level)
+    except administration.BulkRefused as exc:
+        if not sections(p).rights:
+            return _refuse_page(exc)
+        errors = {f"folder|{r.user_id}|{r.folder}": r.reason for r in exc.refusals}
+        return _render_matrix(session, company, errors=errors, message=exc.reason,
+                              status=exc.status, picked=picked)
+    except Refused as exc:
+        if not sections(p).rights:
+            return _refuse_page(exc)
+        return _render_matrix(session, company, message=exc.reason, status=exc.status,
+                              picked=picked)
+    flash(f"{_count(done, 'case')} en « {level.label} ».", "info")
+    return redirect(url_for(".rights", company_id=company.id))
