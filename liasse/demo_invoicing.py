@@ -1,6 +1,9 @@
 """The demo's invoicing: Boulangerie Martin has its settings and logo, customers and
 articles, quotes, issued invoices (one paid, one late), a credit note, and one invoice
-already sent to the accountant, so that `expert` finds its Factur-X PDF in Ventes.
+already sent to the accountant, so that `expert` finds its Factur-X PDF in Ventes; a few
+expenses, and a supplier's Factur-X received in Achats, recognised and waiting to be
+confirmed as an expense. The firm's access to its invoicing is off (the company consents
+from "Accès du cabinet"), so that the refusal can be seen before the reports.
 
 Everything goes through `acl.invoicing`, as a user's clicks would: numbers, mentions,
 frozen documents, the filing in Ventes with its receipt and event."""
@@ -9,14 +12,28 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from acl.documents import operations, store
 from acl.documents.blobs import BlobStore
 from acl.documents.limits import Limits
-from acl.invoicing import articles, customers, delivery, documents, profile
+from acl.invoicing import (
+    amounts,
+    articles,
+    customers,
+    delivery,
+    documents,
+    expenses,
+    facturx,
+    profile,
+    received,
+)
 from acl.invoicing.documents import DraftInput, LineInput
+from acl.invoicing.expenses import ExpenseInput, VatInput
 from acl.invoicing.models import DocKind
+from acl.invoicing.sheet import Address, Party, Sheet, SheetLine
 from acl.people.models import Company, User
 from acl.rights.principals import load_principal
 from config.settings import Settings
@@ -123,3 +140,47 @@ def create(session: Session, settings: Settings, blobs: BlobStore, company: Comp
     delivery.send_to_accountant(session, load_principal(session, martin), company,
                                 from_quote, blobs, Limits.from_settings(settings.drive),
                                 settings.folders.sales_folder)
+    _purchases(session, settings, blobs, company, martin, today)
+
+
+def _purchases(session: Session, settings: Settings, blobs: BlobStore, company: Company,
+               martin: User, today: date) -> None:
+    """Three expenses (two rates, one unpaid) and a supplier's Factur-X deposited in Achats,
+    read as the worker reads any deposit."""
+    for supplier, days_ago, category, paid, lines in [
+            ("Minoterie du Rhône", 45, "matières premières", 30,
+             [VatInput("5,5", "640,00", "35,20")]),
+            ("EDF", 35, "énergie", 20, [VatInput("20", "212,50", "42,50")]),
+            ("Emballages Lyonnais", 15, "fournitures", None,
+             [VatInput("20", "180,00", "36,00"), VatInput("5,5", "40,00", "2,20")])]:
+        expenses.create(session, company, ExpenseInput(
+            supplier=supplier, issue_date=_day(days_ago, today), category=category,
+            paid_on=_day(paid, today) if paid is not None else "", lines=lines),
+            user_id=martin.id)
+    received.consider_scanned(session)  # the demo's other deposits are no e-invoices
+    folder = store.resolve(session, company, [expenses.PURCHASES])
+    operations.deposit_bytes(session, load_principal(session, martin), blobs,
+                             Limits.from_settings(settings.drive), folder,
+                             "Facture Moulins Réunis MR-2291.pdf",
+                             facturx.facturx_pdf(_supplier_invoice(today - timedelta(days=6))))
+    received.scan_deposits(session, blobs)
+
+
+def _supplier_invoice(day: date) -> Sheet:
+    seller = Party("Moulins Réunis", Address("5 chemin du Moulin", "", "01000", "Bourg"),
+                   siren="542051180", vat_number="FR39542051180",
+                   iban="FR7630006000011234567890189")
+    buyer = Party("Boulangerie Martin", Address("12 rue du Four", "", "69002", "Lyon"),
+                  siren="732829320", vat_number="FR44732829320")
+    net = [("Farine T65 (sac de 25 kg)", Decimal(12), Decimal("18.40"), Decimal("5.5"),
+            "bien"), ("Transport", Decimal(1), Decimal(35), Decimal(20), "service")]
+    lines = tuple(SheetLine(position=n, reference="", designation=name, quantity=quantity,
+                            unit="unité", unit_price=price, discount=Decimal(0),
+                            vat_rate=rate, vat_category="S", vat_exemption="", nature=nature,
+                            net=amounts.cents(quantity * price))
+                  for n, (name, quantity, price, rate, nature) in enumerate(net, start=1))
+    totals = amounts.totals(amounts.Line(q, p, r) for _, q, p, r, _ in net)
+    return Sheet(kind="facture", title="Facture", number="MR-2291", issue_date=day,
+                 due_date=day + timedelta(days=30), service_date=None, seller=seller,
+                 buyer=buyer, delivery=None, lines=lines, totals=totals,
+                 payment_terms="30 jours")

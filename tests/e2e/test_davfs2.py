@@ -33,6 +33,10 @@ from acl.documents.models import NodeVersion
 pytestmark = pytest.mark.e2e
 
 BAKERY = "Boulangerie Martin"
+# What the secretary sees in Achats: the demo's invoice, a supplier's Factur-X (demo_invoicing)
+# and an attachment filed from a message (demo_messaging).
+ACHATS = sorted(["Facture Moulin Giraud octobre.pdf", "Facture Moulins Réunis MR-2291.pdf",
+                 "Facture électricité décembre.pdf"])
 MOUNT_SECONDS = 60
 UPLOAD_SECONDS = 30
 # What mount prints when the machine (not Liasse) cannot mount: no FUSE device or coda
@@ -160,7 +164,7 @@ def test_files_written_renamed_and_deleted_through_a_davfs2_mount(davfs_mount, l
     assert sorted(p.name for p in davfs_mount.iterdir() if p.name != "lost+found") == [
         "Achats", "Autres", "Banque", "Ventes"]
     assert not (davfs_mount / "Fiscalité").exists()
-    assert [p.name for p in achats.iterdir()] == ["Facture Moulin Giraud octobre.pdf"]
+    assert sorted(p.name for p in achats.iterdir()) == ACHATS
     assert (achats / "Facture Moulin Giraud octobre.pdf").read_bytes() == on_drive(
         "Facture Moulin Giraud octobre.pdf")
 
@@ -197,8 +201,8 @@ def test_files_written_renamed_and_deleted_through_a_davfs2_mount(davfs_mount, l
     os.remove(achats / "Note temporaire.txt")
     assert on_drive("Note temporaire.txt") is None
     shutil.rmtree(achats / "Classement 2026")
-    assert http_propfind_names(live_server.dav(BAKERY, "Achats"), "secretaire", password) == [
-        "Facture Moulin Giraud octobre.pdf"]
+    assert sorted(http_propfind_names(live_server.dav(BAKERY, "Achats"), "secretaire",
+                                      password)) == ACHATS
 
     # Her rights hold through the mount: nothing at the company root, standard folders stay.
     with pytest.raises(OSError):

@@ -34,6 +34,10 @@ pytestmark = pytest.mark.e2e
 BAKERY = "Boulangerie Martin"
 GARAGE = "Garage Dupont"
 INVOICE = "Facture Moulin Giraud octobre.pdf"  # in Achats, deposited by martin
+# Everything the demo puts in Achats: its invoice, a supplier's Factur-X (demo_invoicing),
+# an attachment filed from a message (demo_messaging).
+ACHATS = sorted([INVOICE, "Facture Moulins Réunis MR-2291.pdf",
+                 "Facture électricité décembre.pdf"])
 RETURN = "Liasse fiscale 2025.pdf"  # in Fiscalité, deposited by expert
 RECEIPT_NS = "urn:liasse:receipt"
 
@@ -187,7 +191,7 @@ def test_move_and_copy_are_checked_at_both_ends(serve, demo, ctx_of, client):
     # The source is checked too: writable destination, read-only source.
     assert dav("MOVE", server.dav(BAKERY, "Fiscalité", RETURN), headers={
         "Destination": server.dav(BAKERY, "Achats", RETURN)}).status == 403
-    assert names_in(dav, server.dav(BAKERY, "Achats")) == [INVOICE]
+    assert names_in(dav, server.dav(BAKERY, "Achats")) == ACHATS  # nothing moved in
 
 
 def test_standard_folders_cannot_be_deleted_renamed_or_moved(live_server, demo, client):

@@ -211,24 +211,28 @@ def test_a_company_gone_from_the_platform_stays_as_it_is_locally(live_server, de
     assert "entreprise absente de la plateforme" in result.report
 
 
+BRAKED = 12
+
+
 def test_the_brake_stops_mass_supp_renames_until_forced(live_server, demo, local, client):
     martin = client(live_server, "martin")
-    for i in range(6):
-        assert martin("PUT", live_server.dav(BAKERY, "Social", f"Bulletin {i}.pdf"),
+    # More than half of the bakery's documents (the demo holds about ten), deleted at once.
+    for i in range(BRAKED):
+        assert martin("PUT", live_server.dav(BAKERY, "Social", f"Bulletin {i:02d}.pdf"),
                       f"%PDF {i}".encode()).status == 201
     assert run_sync(live_server.base_url, local, password=live_server.password).code == 0
-    for i in range(6):
-        assert martin("DELETE", live_server.dav(BAKERY, "Social", f"Bulletin {i}.pdf")
+    for i in range(BRAKED):
+        assert martin("DELETE", live_server.dav(BAKERY, "Social", f"Bulletin {i:02d}.pdf")
                       ).status == 204
     stopped = run_sync(live_server.base_url, local, password=live_server.password)
     assert stopped.code == 1
     assert "frein" in stopped.report and "--force" in stopped.report
     assert sorted(p.name for p in (local / BAKERY / "Social").iterdir()) == [
-        f"Bulletin {i}.pdf" for i in range(6)]
+        f"Bulletin {i:02d}.pdf" for i in range(BRAKED)]
     forced = run_sync(live_server.base_url, local, "--force", password=live_server.password)
     assert forced.code == 0, forced.report
     assert sorted(p.name for p in (local / BAKERY / "Social").iterdir()) == [
-        f"supp_Bulletin {i}.pdf" for i in range(6)]
+        f"supp_Bulletin {i:02d}.pdf" for i in range(BRAKED)]
 
 
 def test_a_folder_deleted_online_is_renamed_supp_as_a_whole(live_server, demo, local, client):

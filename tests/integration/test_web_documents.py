@@ -121,6 +121,7 @@ def test_folders_come_first(visit, node_id):
     assert expert.post(f"/dossier/{achats}/creer", {"name": "abricots"}).status_code == 303
     page = expert.page(BAKERY + "/Achats")
     assert listed_names(page) == ["abricots", "Zèbre", "Facture Moulin Giraud octobre.pdf",
+                                  "Facture Moulins Réunis MR-2291.pdf",  # demo_invoicing's
                                   "Facture électricité décembre.pdf"]  # demo_messaging's
 
 
@@ -355,6 +356,7 @@ def test_zip_keeps_the_structure_and_holds_only_what_may_be_read(demo, visit, no
         assert sorted(archive.namelist()) == [
             "Achats/", "Achats/2026/", "Achats/2026/a.txt", "Achats/2026/vide/",
             "Achats/Facture Moulin Giraud octobre.pdf",
+            "Achats/Facture Moulins Réunis MR-2291.pdf",
             "Achats/Facture électricité décembre.pdf", "Banque/",
             "Banque/Relevé octobre 2026.csv"]
         assert archive.read("Achats/2026/a.txt") == b"alpha"
