@@ -125,7 +125,7 @@ def test_the_issue_journey_as_a_new_user_would_do_it(live_server, browser_page,
     give secretaire read access to Fiscalité, sign in as secretaire and find it."""
     page = browser_page
     browser_sign_in(page, live_server, "expert")
-    page.get_by_role("link", name=BAKERY).click()  # from the dashboard's company list
+    page.get_by_role("table").get_by_role("link", name=BAKERY, exact=True).click()  # dashboard
     page.get_by_role("link", name="Achats", exact=True).click()
     row = page.get_by_role("row").filter(has_text="Facture Moulin Giraud octobre.pdf")
     assert "martin" in row.inner_text().lower() or "Jean Martin" in row.inner_text()

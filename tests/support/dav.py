@@ -40,10 +40,21 @@ class Dav:
     def __call__(self, method: str, target: str, body=None,
                  headers: dict[str, str] | None = None, **kwargs) -> Reply:
         path = urlsplit(target).path if target.startswith("http") else target
-        self.connection.request(method, path, body=body,
-                                headers={**self.auth, **(headers or {})}, **kwargs)
-        response = self.connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, body=body,
+                                        headers={**self.auth, **(headers or {})}, **kwargs)
+                response = self.connection.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed the kept-alive connection while it sat idle (its keep-alive
+                # timeout): as every HTTP client does, send the request again on a new one.
+                # Only a body that can be sent twice (bytes, or none) is retried.
+                self.connection.close()
+                if attempt == 2 or not (body is None or isinstance(body, bytes | str)):
+                    raise
+                continue
+            return Reply(response.status, response.headers, response.read())
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.connection.close()
