@@ -65,6 +65,7 @@ def _positive_up_to(high: int) -> Callable[[Any], str | None]:
 _PORT = _check(lambda v: v in PORTS, f"doit être un port entre {PORTS[0]} et {PORTS[-1]}")
 _DAY_SECONDS = 86400
 _MAX_MIB = 2**30  # one pebibyte, in MiB
+MAX_WORKERS = 64
 
 # argon2: the cost of one password check (the sign-in page and the drive verify passwords);
 # at the upper bounds (10 passes over 1 GiB) one check still takes seconds, not minutes.
@@ -82,6 +83,8 @@ class ServerSettings:
     tls_private_key: str = _setting("")
     allow_plain_http: bool = _setting(False)
     threads: int = _setting(16, _check(lambda v: 1 <= v <= 256, "doit être entre 1 et 256"))
+    # Worker processes (`liasse serve --workers`); 0: as many as the machine has cores.
+    workers: int = _setting(0, _between(0, MAX_WORKERS))
     # Proxies whose X-Forwarded-For names the client (sign-in throttling, audit addresses).
     trusted_proxies: tuple[str, ...] = _setting((), lambda v: _check_addresses(v))
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import select
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -75,6 +77,22 @@ def build_application(settings: Settings, db: Database) -> WSGIApp:
         "/feeds": build_feeds(settings, db, hasher),
         "/": _dav_discovery(create_app(settings, db)),
     }))
+
+
+# Set to "1" in the environment of `liasse serve --workers N`: each answer names the worker
+# process that made it (tests and diagnosis; a process id is nobody else's business).
+WORKER_HEADER_VARIABLE = "LIASSE_WORKER_HEADER"
+
+
+def with_worker_header(app: WSGIApp) -> WSGIApp:
+    def middleware(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("X-Liasse-Worker", str(os.getpid()))],
+                                  exc_info)
+
+        return app(environ, start)
+
+    return middleware
 
 
 def _no_body_for_head(app: WSGIApp) -> WSGIApp:
@@ -260,7 +278,10 @@ class LiasseServer:
     """A cheroot server bound at construction (port 0 picks a free port)."""
 
     def __init__(self, app: WSGIApp, host: str, port: int, *, threads: int,
-                 certificate: Path | None = None, private_key: Path | None = None) -> None:
+                 certificate: Path | None = None, private_key: Path | None = None,
+                 listener: socket.socket | None = None) -> None:
+        """`listener`: a socket already listening (liasse.prefork), shared with other
+        processes, served instead of one bound here."""
         self._server = wsgi.Server((host, port), app, numthreads=threads,
                                    server_name="Liasse",
                                    # listen backlog: cheroot's 5 drops a burst of clients
@@ -276,9 +297,28 @@ class LiasseServer:
             except (OSError, ssl.SSLError) as exc:
                 raise OSError(f"certificat TLS inutilisable ({exc})") from None
         self._stop_requested = threading.Event()
+        if listener is not None:
+            self._server.bind = lambda *_: self._adopt(listener)
         self._server.prepare()  # binds now, so that the real port is known
+        if listener is not None:
+            # cheroot waits up to its socket timeout in accept(); with several processes on
+            # one socket, another may have taken the connection: give up at once instead.
+            self._server.socket.settimeout(0)
         bound_host, bound_port = self._server.bind_addr[:2]
         self.endpoint = Endpoint(bound_host, bound_port, tls)
+
+    @staticmethod
+    def check_certificate(certificate: Path, private_key: Path) -> None:
+        """OSError naming the fault if the pair cannot serve TLS."""
+        try:
+            BuiltinSSLAdapter(str(certificate), str(private_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise OSError(f"certificat TLS inutilisable ({exc})") from None
+
+    def _adopt(self, listener: socket.socket) -> socket.socket:
+        self._server.socket = listener
+        self._server.bind_addr = listener.getsockname()[:2]
+        return listener
 
     def request_stop(self) -> None:
         """Ask serve() to return; safe from a signal handler, before or during serve()."""

@@ -26,16 +26,30 @@ from acl.rights.passwords import check_password
 from config.numbers import PORTS
 from config.settings import (
     DEFAULT_TREE,
+    MAX_WORKERS,
     SETTINGS_FILENAME,
     Settings,
+    SettingsError,
     check_database_url,
     load_settings,
     parse_settings,
 )
-from liasse import demo
+from liasse import demo, prefork
 from liasse.certs import check_host, check_hosts, make_self_signed
-from liasse.cli.runtime import DEFAULT_DATA_DIR, Runtime, read_password
-from liasse.server import LiasseServer, build_application
+from liasse.cli.runtime import (
+    DEFAULT_DATA_DIR,
+    Runtime,
+    open_database,
+    read_password,
+    settings_path,
+)
+from liasse.server import (
+    WORKER_HEADER_VARIABLE,
+    Endpoint,
+    LiasseServer,
+    build_application,
+    with_worker_header,
+)
 from liasse.worker import Worker
 
 DEMO_DATA_DIR = "liasse-demo"
@@ -64,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="démarre le serveur (web, lecteur réseau, flux)")
     serve.add_argument("--host", help="adresse d'écoute (défaut : réglage [server] host)")
     serve.add_argument("--port", type=int, help="port (0 : un port libre)")
+    serve.add_argument("--workers", type=int,
+                       help=f"processus serveurs, de 1 à {MAX_WORKERS} (défaut : réglage "
+                            "[server] workers, sinon autant que de cœurs)")
     serve.set_defaults(handler=serve_command, needs_runtime=False)
     _data_option(serve)
 
@@ -407,10 +424,112 @@ def serve_command(args: argparse.Namespace) -> int:
             name = get_cabinet(s).name
         host = args.host or settings.server.host
         port = settings.server.port if args.port is None else args.port
+        workers = _workers(args.workers, settings)
+        if workers > 1 and prefork.can_fork():
+            return _serve_workers(settings_path(args), settings, rt, host, port, tls=tls,
+                                  workers=workers, name=name)
         server = _listen(settings, rt, host, port, tls=tls)
         return _serve(server, settings, rt, banner=[name])
     finally:
         rt.close()
+
+
+def _workers(option: int | None, settings: Settings) -> int:
+    if option is not None:
+        if not 1 <= option <= MAX_WORKERS:
+            raise Refused(f"Le nombre de processus serveurs (--workers) doit être compris "
+                          f"entre 1 et {MAX_WORKERS}.")
+        return option
+    return settings.server.workers or min(prefork.cores(), MAX_WORKERS)
+
+
+def _with_session_secret(settings: Settings, secret: str) -> Settings:
+    """Every worker signs the web sessions with one key: a session opened through one is
+    valid through the others (without a configured secret, one drawn at start)."""
+    if settings.security.session_secret:
+        return settings
+    return dataclasses.replace(settings, security=dataclasses.replace(
+        settings.security, session_secret=secret))
+
+
+def _serve_workers(path: Path, settings: Settings, rt: Runtime, host: str, port: int, *,
+                   tls: bool, workers: int, name: str) -> int:
+    """`workers` processes on one listening socket, supervised by this one (liasse.prefork).
+    This process repairs what a power cut left and binds; each worker opens its own database
+    connections once forked (none is shared across a fork)."""
+    _recover_recent_deposits(rt)
+    certificate = Path(settings.server.tls_certificate) if tls else None
+    key = Path(settings.server.tls_private_key) if tls else None
+    if tls:
+        try:
+            LiasseServer.check_certificate(certificate, key)
+        except OSError as exc:
+            raise Refused(f"Impossible d'écouter sur {host}:{port} : {exc}.") from None
+    try:
+        listener = prefork.listen(host, port)
+    except OSError as exc:
+        raise Refused(f"Impossible d'écouter sur {host}:{port} : {exc.strerror or exc}.") \
+            from None
+    rt.close()  # no connection crosses a fork
+    secret = secrets.token_urlsafe(32)
+    current = [_with_session_secret(settings, secret)]
+    bound_host, bound_port = listener.getsockname()[:2]
+    base = Endpoint(bound_host, bound_port, tls).base_url
+
+    def run_child(ready) -> None:
+        _serve_child(current[0], listener, base, ready)
+
+    def reload() -> bool:
+        try:
+            current[0] = _with_session_secret(load_settings(path), secret)
+        except SettingsError as exc:
+            print(f"Rechargement refusé, les processus continuent : {exc}", flush=True)
+            return False
+        return True
+
+    def banner() -> None:  # once every worker serves
+        print(f"Liasse — {name}")
+        print(f"  Application web          : {base}/")
+        print(f"  Lecteur réseau (WebDAV)  : {base}/dav/")
+        print(f"  Processus serveurs       : {workers} (SIGHUP : rechargement)")
+        print("Ctrl+C pour arrêter.", flush=True)
+
+    try:
+        prefork.Supervisor(workers, run_child, reload, banner).run()
+    finally:
+        listener.close()
+    print("Serveur arrêté.", flush=True)
+    return 0
+
+
+def _serve_child(settings: Settings, listener, base: str, ready) -> None:
+    """One forked worker: its own connections, server and background worker thread (which
+    works only if elected), until SIGTERM or SIGINT."""
+    db = open_database(settings)
+    tls = bool(settings.server.tls_certificate)
+    try:
+        app = build_application(settings, db)
+        if os.environ.get(WORKER_HEADER_VARIABLE) == "1":
+            app = with_worker_header(app)
+        server = LiasseServer(
+            app, *listener.getsockname()[:2],
+            threads=settings.server.threads,
+            certificate=Path(settings.server.tls_certificate) if tls else None,
+            private_key=Path(settings.server.tls_private_key) if tls else None,
+            listener=listener)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: server.request_stop())
+        worker = Worker(settings, db, base)
+        try:
+            worker.start()
+            ready()
+            server.serve()
+        finally:
+            worker.stop()
+            server.stop()
+            flush_blobs()
+    finally:
+        db.dispose()
 
 
 def demo_command(args: argparse.Namespace) -> int:

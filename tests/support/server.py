@@ -59,9 +59,12 @@ class LiveServer:
 
 
 def start_server(settings_path: Path, password: str = "",
-                 extra: list[str] | None = None) -> LiveServer:
-    """Start `liasse serve --port 0` and wait (bounded) for the line giving its URL."""
+                 extra: list[str] | None = None,
+                 environment: dict[str, str] | None = None) -> LiveServer:
+    """Start `liasse serve --port 0` and wait (bounded) for the line giving its URL;
+    `environment` is added to the process's (the ambient LIASSE_ variables are not)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIASSE_")}
+    env.update(environment or {})
     process = subprocess.Popen(
         [*liasse_command(), "--config", str(settings_path), "serve", "--port", "0",
          *(extra or [])],

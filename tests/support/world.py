@@ -88,7 +88,8 @@ def render_toml(sections: dict[str, dict]) -> str:
 def write_settings(data: Path, database_url: str, **sections: dict) -> Path:
     """`data`/liasse.toml: the test settings on that database, plus `sections`."""
     merged = {"database": {"url": database_url}, "security": dict(FAST_SECURITY),
-              "server": {"allow_plain_http": True}}
+              # one process unless a test asks for more (tests/e2e/test_workers.py)
+              "server": {"allow_plain_http": True, "workers": 1}}
     for name, keys in sections.items():
         merged.setdefault(name, {}).update(keys)
     data.mkdir(parents=True, exist_ok=True)
