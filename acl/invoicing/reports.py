@@ -146,7 +146,7 @@ def sales_groups(company: Company, filters: ReportFilters):
         *_document_conditions(final, company, filters), final.kind == DocKind.INVOICE.value,
         final.source_id.is_not(None), cents(final.prepaid) > 0).group_by(
         deposit.id, final.id, final.issue_date, final.customer_id, line2.vat_rate)
-    rows = union_all(own_rows, deducted).subquery("sales")
+    rows = union_all(own_rows, deducted).cte("sales")
     # EN 16931: the VAT of a rate, rounded half up once per document and rate.
     vat = (rows.c.taxable * rows.c.rate + 5000) // 10000
     return rows, vat

@@ -7,8 +7,9 @@ invoice's date (a credit note at its own, against; a deduction of deposits at th
 invoice's); VAT on receipts (the default for services in France) counts it when paid: each
 payment carries the share of VAT of what it settles — per rate, the payment × the invoice's
 VAT at that rate ÷ what the invoice asks in all (its credit notes and deposits deducted),
-rounded half up to the cent. Purchases: deductible at the supplier's invoice date on debits,
-at its payment date on receipts (an expense not paid yet is not deductible yet).
+rounded half up to the cent. Purchases: deductible at the
+supplier's invoice date on debits, at its payment date on receipts (an expense not paid yet
+is not deductible yet).
 
 Everything is summed by the database over cents (`acl.invoicing.reports.sales_groups`).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import extract, select
+from sqlalchemy import BigInteger, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from acl.invoicing.amounts import format_rate
@@ -133,23 +134,25 @@ def _collected(session: Session, company: Company, filters: ReportFilters, on_de
             .group_by(year, month, rows.c.rate))
     # On receipts: what each invoice asks per rate and in all, net of credit notes and of
     # deposits deducted, then each payment's share of it.
-    by_rate = select(rows.c.account, rows.c.rate,
-                     sum_cents(rows.c.sign * rows.c.taxable).label("base"),
-                     sum_cents(rows.c.sign * vat).label("vat")) \
-        .group_by(rows.c.account, rows.c.rate).subquery("by_rate")
-    asked = select(by_rate.c.account, sum_cents(by_rate.c.base + by_rate.c.vat).label("ttc")) \
-        .group_by(by_rate.c.account).subquery("asked")
-    paid = cents(Payment.amount)
+    per_rate = select(rows.c.account, rows.c.rate,
+                      sum_cents(rows.c.sign * rows.c.taxable).label("base"),
+                      sum_cents(rows.c.sign * vat).label("vat")) \
+        .group_by(rows.c.account, rows.c.rate).subquery("per_rate")
+    # What the invoice asks in all, beside each rate (a window: no join of two derived
+    # tables, which SQLite would do row by row).
+    by_rate = select(per_rate, func.sum(per_rate.c.base + per_rate.c.vat).over(
+        partition_by=per_rate.c.account).label("ttc")).cte("by_rate")
     year, month = extract("year", Payment.paid_on), extract("month", Payment.paid_on)
+    asked, paid = cast(by_rate.c.ttc, BigInteger), cents(Payment.amount)
 
     def share(part):  # half up, on positive amounts
-        return (2 * paid * part + asked.c.ttc) // (2 * asked.c.ttc)
+        return (2 * paid * part + asked) // (2 * asked)
+    # Each payment is found by the index on its document: the derived table is read once.
     return session.execute(
         select(year, month, by_rate.c.rate, sum_cents(share(by_rate.c.base)),
                sum_cents(share(by_rate.c.vat)))
-        .select_from(Payment).join(by_rate, by_rate.c.account == Payment.document_id)
-        .join(asked, asked.c.account == Payment.document_id)
-        .where(asked.c.ttc > 0, *_in_period(Payment.paid_on, filters))
+        .select_from(by_rate).join(Payment, Payment.document_id == by_rate.c.account)
+        .where(asked > 0, *_in_period(Payment.paid_on, filters))
         .group_by(year, month, by_rate.c.rate))
 
 
