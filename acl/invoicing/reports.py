@@ -218,7 +218,7 @@ def revenue(session: Session, company: Company, filters: ReportFilters) -> Reven
 
     return Revenue(Figures(euros(total[0]), euros(total[1])), by_customer, by_month,
                    documents, customers_named(session, documents),
-                   Figures(-euros(deducted[0]), -euros(deducted[1])), count)
+                   Figures(euros(deducted[0]), euros(deducted[1])), count)
 
 
 # -- Expenses --

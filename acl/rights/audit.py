@@ -141,6 +141,8 @@ ACTION_LABELS = {
     "import": "Import de fichier", "lock.break": "Levée de verrou",
     "trash.purge": "Purge de la corbeille", "fsck": "Contrôle d'intégrité",
     "audit.read": "Lecture du journal", "outbox.read": "Lecture de la file d'envoi",
+    "invoicing.consent_grant": "Facturation ouverte au cabinet",
+    "invoicing.consent_revoke": "Facturation refermée au cabinet",
     "feed_token.create": "Création d'un jeton de flux",
     "feed_token.rotate": "Renouvellement d'un jeton de flux",
     "feed_token.revoke": "Révocation d'un jeton de flux",

@@ -187,3 +187,47 @@ def test_bad_filters_are_refused(demo, books):
             reports.check_filters(s, company, ReportFilters(customer_id=theirs))
         with pytest.raises(InvalidInput, match="Type de document inconnu."):
             reports.check_filters(s, company, ReportFilters(kind="devis"))
+
+
+def test_a_deposit_and_its_final_invoice_count_once(demo):
+    """Quote: 1 000 @ 20 % + 200 @ 5,5 % (VAT 211). Deposit of 30 % on 05/03: 300 @ 20 % (60)
+    + 60 @ 5,5 % (3,30), TTC 423,30, paid 06/03. Final invoice on 10/04: 1 200 (211), less
+    the deposit: 987,70 asked, paid 20/04. March counts the deposit, April the rest: 700
+    (140) and 140 (7,70) — the quote's amounts once in all, on debits as on receipts."""
+    with demo.transaction() as s:
+        space = inv.set_up(s)
+        company = space.company(s)
+        quote = inv.draft(s, space, kind=documents.DocKind.QUOTE, lines=[
+            LineInput("Chantier", "1", "forfait", "1000", "20"),
+            LineInput("Fournitures", "1", "forfait", "200", "5,5")], issue_date="01/03/2026")
+        documents.issue(s, company, quote, today=TODAY)
+        deposit = documents.deposit_on_quote(s, company, quote, "30", None)
+        documents.save_draft(s, company, deposit, DraftInput(
+            customer_id=str(space.customer_id), issue_date="05/03/2026",
+            lines=DraftInput.of(deposit).lines))
+        documents.issue(s, company, deposit, today=TODAY)
+        documents.record_payment(s, deposit, paid_on="06/03/2026", amount="423,30",
+                                 method="virement")
+        final = documents.invoice_from_quote(s, company, quote, None)
+        documents.save_draft(s, company, final, DraftInput(
+            customer_id=str(space.customer_id), issue_date="10/04/2026",
+            lines=DraftInput.of(final).lines))
+        documents.issue(s, company, final, today=TODAY)
+        assert (deposit.total_ttc, final.total_ttc, final.prepaid) == (
+            D("423.30"), D("1411.00"), D("423.30"))
+        documents.record_payment(s, final, paid_on="20/04/2026", amount="987,70",
+                                 method="virement")
+    with demo.session() as s:
+        company = space.company(s)
+        for on_debits in (True, False):
+            q1, q2 = vat_register.register(s, company, H1, on_debits=on_debits).periods
+            assert _lines(q1.collected) == {"20 %": (D("300.00"), D("60.00")),
+                                            "5,5 %": (D("60.00"), D("3.30"))}, on_debits
+            assert _lines(q2.collected) == {"20 %": (D("700.00"), D("140.00")),
+                                            "5,5 %": (D("140.00"), D("7.70"))}, on_debits
+        found = reports.revenue(s, company, H1)
+        assert (found.total.ht, found.total.vat) == (D("1200.00"), D("211.00"))
+        assert [(label, f.ht) for label, f in found.by_month] == [
+            ("mars 2026", D("360.00")), ("avril 2026", D("840.00"))]
+        assert found.deposits_deducted.ht == D("-360.00")
+        assert reports.unpaid(s, company, ReportFilters(), today=TODAY).rows == []
