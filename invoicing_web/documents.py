@@ -36,6 +36,7 @@ from acl.documents.delivery import body_headers, content_type
 from acl.documents.limits import Limits
 from acl.documents.store import Location
 from acl.errors import InvalidInput, NotFound, Refused
+from acl.invoicing import access, expenses
 from acl.rights.models import Side
 from config import clients
 from invoicing_web.forms import Form, parse_id
@@ -145,9 +146,14 @@ def _page(location: Location, *, forms: dict[str, Form] | None = None, status: i
         destinations = [d for d in browsing.writable_folders(session, principal,
                                                             location.company)
                         if d.node.id != location.nodes[-2].id] if can_change else []
+        # The expense this document comes with (Achats), for who reads the invoicing.
+        expense = expenses.expense_of_node(session, node.id) \
+            if access.may_read(principal, location.company) else None
         return render_template("documents/document.html", **common, node=node,
                                history=history, versions=old, names=names,
-                               destinations=destinations), status
+                               destinations=destinations, expense=expense,
+                               expense_link=access.may_invoice(principal, location.company)), \
+            status
     members = browsing.listing(session, principal, location)
     names = browsing.user_names(session, [i for m in members for i in (
         m.node.deposited_by_id, m.node.received_by_id)])

@@ -39,6 +39,13 @@ def test_an_expense_with_its_document_deposited_in_achats(visit, demo):
         node = s.get(Node, s.scalar(select(Expense).where(Expense.number == "M-17")).node_id)
         assert node.name == "Minoterie M-17.pdf"
         assert resolve(s, inv.bakery(s), ["Achats"]).node.id == node.parent_id
+    # The document points back at its expense, for who reads the invoicing only.
+    page = martin.page(martin.get(f"/document/{node.id}").headers["Location"])
+    assert "Dépense enregistrée : Minoterie du Rhône, facture M-17" in page
+    assert "voir la dépense" in page
+    secretary = visit("secretaire")
+    shown = secretary.page(secretary.get(f"/document/{node.id}").headers["Location"])
+    assert "Minoterie M-17.pdf" in shown and "Dépense enregistrée" not in shown
 
 
 def test_bad_expenses_answer_400_with_the_reason_and_write_nothing(visit, demo):
