@@ -34,6 +34,7 @@ LISTEN_BACKLOG = 128     # as LiasseServer's request_queue_size
 TICK_SECONDS = 0.2       # how often the parent looks at its workers
 QUICK_DEATH_SECONDS = 2  # a worker dead sooner than this after its start is restarted slowly
 RESTART_PAUSE_SECONDS = 1.0
+STOP_SECONDS = 60        # a worker still running this long after SIGTERM is killed
 
 
 def can_fork() -> bool:
@@ -151,6 +152,8 @@ class Supervisor:
             try:
                 self.run_child(lambda: os.write(ready_fd, b"."))
                 code = 0
+            except SystemExit as exc:  # said what it had to say
+                code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
                 traceback.print_exc()
             child_exit(code)
@@ -210,16 +213,25 @@ class Supervisor:
                 self._top_up()
 
     def _stop_all(self) -> None:
-        """SIGTERM to every child, then wait for each (each finishes its requests)."""
+        """SIGTERM to every child, then wait for each (each finishes its requests, as a
+        single process does, within cheroot's shutdown timeout); one still there after
+        STOP_SECONDS is killed, so that nothing is left running."""
         self._stop = True
         for child in self._children.values():
             _signal(child.pid, signal.SIGTERM)
-        for pid in list(self._children):
+        deadline = time.monotonic() + STOP_SECONDS
+        while self._children and time.monotonic() < deadline:
+            if not self._reap():
+                time.sleep(TICK_SECONDS / 4)
+        for child in list(self._children.values()):
+            log.warning("worker process %d did not stop within %d s: killed", child.pid,
+                        STOP_SECONDS)
+            _signal(child.pid, signal.SIGKILL)
             try:
-                os.waitpid(pid, 0)
+                os.waitpid(child.pid, 0)
             except ChildProcessError:
                 pass
-            self._children.pop(pid, None)
+            self._children.pop(child.pid, None)
 
     @property
     def pids(self) -> list[int]:

@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="démarre le serveur (web, lecteur réseau, flux)")
     serve.add_argument("--host", help="adresse d'écoute (défaut : réglage [server] host)")
     serve.add_argument("--port", type=int, help="port (0 : un port libre)")
-    serve.add_argument("--workers", type=int,
+    serve.add_argument("--workers", type=int, metavar="NOMBRE",
                        help=f"processus serveurs, de 1 à {MAX_WORKERS} (défaut : réglage "
                             "[server] workers, sinon autant que de cœurs)")
     serve.set_defaults(handler=serve_command, needs_runtime=False)
@@ -411,6 +412,7 @@ def _serve(server: LiasseServer, settings: Settings, rt: Runtime, banner: list[s
 def serve_command(args: argparse.Namespace) -> int:
     if args.port is not None:
         _check_port(args.port)
+    _check_workers(args.workers)
     rt = Runtime.open(args)
     try:
         settings = rt.settings
@@ -434,13 +436,14 @@ def serve_command(args: argparse.Namespace) -> int:
         rt.close()
 
 
+def _check_workers(option: int | None) -> None:
+    if option is not None and not 1 <= option <= MAX_WORKERS:
+        raise Refused(f"Le nombre de processus serveurs (--workers) doit être compris "
+                      f"entre 1 et {MAX_WORKERS}.")
+
+
 def _workers(option: int | None, settings: Settings) -> int:
-    if option is not None:
-        if not 1 <= option <= MAX_WORKERS:
-            raise Refused(f"Le nombre de processus serveurs (--workers) doit être compris "
-                          f"entre 1 et {MAX_WORKERS}.")
-        return option
-    return settings.server.workers or min(prefork.cores(), MAX_WORKERS)
+    return option or settings.server.workers or min(prefork.cores(), MAX_WORKERS)
 
 
 def _with_session_secret(settings: Settings, secret: str) -> Settings:
@@ -477,7 +480,12 @@ def _serve_workers(path: Path, settings: Settings, rt: Runtime, host: str, port:
     base = Endpoint(bound_host, bound_port, tls).base_url
 
     def run_child(ready) -> None:
-        _serve_child(current[0], listener, base, ready)
+        try:
+            _serve_child(current[0], listener, base, ready)
+        except Refused as exc:  # e.g. the database refuses this worker's connections
+            print(f"liasse : processus serveur {os.getpid()} : {exc.reason}", file=sys.stderr,
+                  flush=True)
+            raise SystemExit(1) from None
 
     def reload() -> bool:
         try:

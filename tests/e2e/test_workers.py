@@ -218,14 +218,27 @@ def test_a_new_document_a_revoked_right_and_a_reset_password_are_seen_by_the_oth
         dav.close()
 
 
-def test_a_killed_worker_is_replaced_while_the_other_serves(workers):
+def test_a_worker_killed_in_a_request_is_replaced_while_the_other_serves(workers):
     server = workers()
     expert = pinned(server, "expert")
     victim, survivor = expert
+    # The victim is in the middle of an upload when it dies.
+    target = BAKERY_URL + "Achats/Interrompu.pdf"
+    upload = expert[victim].connection
+    upload.putrequest("PUT", target)
+    for name, value in {**expert[victim].auth, "Content-Length": str(4 * 65536)}.items():
+        upload.putheader(name, value)
+    upload.endheaders(b"%PDF-1.4 " + b"x" * 65527)
+    time.sleep(0.5)  # the victim has the request and reads its body
     os.kill(victim, signal.SIGKILL)
-    # The other worker serves on, on its kept-alive connection and on new ones.
+    with pytest.raises(OSError):  # the connection is gone (reset, or closed unanswered)
+        upload.send(b"x" * 3 * 65536)
+        upload.getresponse()
+    # The other worker serves on, on its kept-alive connection and on new ones; nothing of
+    # the interrupted upload is there.
     assert expert[survivor]("PROPFIND", BAKERY_URL, headers={"Depth": "1"}).status \
         == 207
+    assert expert[survivor]("GET", target).status == 404
     replaced = wait_for(lambda: (lambda now: now if len(now) == 2 and victim not in now
                                  else None)(children(server)),
                         "the parent starts a new worker")
@@ -346,3 +359,10 @@ def test_bad_worker_counts_are_refused_in_one_sentence(settings_file, demo):
         assert done.returncode != 0
         assert "Traceback" not in done.stderr
         assert "--workers" in done.stderr and "entre 1 et 64" in done.stderr, done.stderr
+    path = settings_file(server={"workers": 65})
+    done = subprocess.run([*liasse_command(), "--config", str(path), "serve", "--port", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "[server]" in done.stderr or "server" in done.stderr, done.stderr
+    assert "workers" in done.stderr and "entre 0 et 64" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
