@@ -7,6 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from acl.db import Database, as_utc
@@ -89,6 +90,18 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         mapping, `acl.errors`); what may not be seen is worded as what does not exist."""
         message = exc.reason or ("Page introuvable." if exc.status == 404 else "Refusé.")
         return render_template("error.html", message=message, code=exc.status), exc.status
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        """Busy past its timeout, or gone for a moment: the transaction was rolled back;
+        the page says to try again (503 with Retry-After), not an internal error."""
+        log.warning("database unavailable on %s %s: answered 503", request.method,
+                    request.path, exc_info=True)
+        response = app.make_response((render_template(
+            "error.html", code=503, message="Base de données momentanément occupée ou "
+            "injoignable : rien n'a été enregistré, réessayez dans un instant."), 503))
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -8,6 +8,7 @@ import os
 import select
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from cheroot import wsgi
 from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+from sqlalchemy.exc import OperationalError
 
 from acl.db import Database
 from acl.rights.passwords import PasswordHasher
@@ -72,11 +74,34 @@ def _dav_discovery(app: WSGIApp) -> WSGIApp:
 
 def build_application(settings: Settings, db: Database) -> WSGIApp:
     hasher = PasswordHasher(settings.security)
-    return _no_body_for_head(wsgi.PathInfoDispatcher({
+    return _no_body_for_head(busy_database_is_503(wsgi.PathInfoDispatcher({
         MOUNT_PATH: build_drive(settings, db, hasher),
         "/feeds": build_feeds(settings, db, hasher),
         "/": _dav_discovery(create_app(settings, db)),
-    }))
+    })))
+
+
+BUSY = ("Base de données momentanément occupée ou injoignable : rien n'a été enregistré, "
+        "réessayez dans un instant.\n").encode()
+
+
+def busy_database_is_503(app: WSGIApp) -> WSGIApp:
+    """A database that is busy past its timeout (SQLite's single writer under a burst of
+    first sign-ins) or gone for a moment is a 503 with Retry-After, which clients retry —
+    not a 500: the request's transaction was rolled back, nothing is half-written."""
+
+    def middleware(environ, start_response):
+        try:
+            return app(environ, start_response)
+        except OperationalError:
+            log.warning("database unavailable for %s %s: answered 503",
+                        environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc_info=True)
+            start_response("503 Service Unavailable", [
+                ("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "2"),
+                ("Content-Length", str(len(BUSY)))], sys.exc_info())
+            return [BUSY]
+
+    return middleware
 
 
 # Set to "1" in the environment of `liasse serve --workers N`: each answer names the worker
