@@ -5,6 +5,7 @@ its PDF, its print view."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from datetime import date
@@ -426,4 +427,7 @@ def _pdf_answer(body: bytes, name: str, *, inline: bool):
 @login_required
 def print_view(document_id: int):
     document, sheet = _sheet(document_id)
-    return render_template("invoicing/print.html", document=document, sheet=sheet)
+    # The logo's URL names its version: a browser never shows a replaced one from its cache.
+    version = hashlib.sha256(sheet.look.logo).hexdigest()[:12] if sheet.look.logo else ""
+    return render_template("invoicing/print.html", document=document, sheet=sheet,
+                           logo_version=version)
