@@ -45,8 +45,10 @@ def test_create_copy_use_and_revoke_a_token(live_server, browser_page, browser_s
     webcal = section.locator("input[id^='webcal-']").input_value()
     assert rss.startswith(live_server.base_url + "/feeds/") and rss.endswith("/rss")
     assert webcal == "webcal://" + ics.split("://", 1)[1]
+    from playwright.sync_api import expect
+
     section.locator("button[data-copy^='rss-']").click()
-    assert section.locator("button[data-copy^='rss-']").inner_text() == "Copié"
+    expect(section.locator("button[data-copy^='rss-']")).to_have_text("Copié")
     status, body = fetch(rss)
     assert status == 200 and not feedparser.parse(body).bozo
     status, body = fetch(ics)
