@@ -39,7 +39,9 @@ def test_secretaire_drops_a_file_and_sees_it_listed(live_server, browser_page,
     row = page.get_by_role("row").filter(has_text="Bon de livraison.txt")
     expect(row).to_contain_text("Sophie Secrétaire")
     expect(row).to_contain_text("23 octets")  # "°" is two bytes
-    # usable on a phone: the listing fits the width, nothing scrolls sideways
+    # usable on a phone: the listing fits the width, nothing scrolls sideways. The row is in the
+    # DOM of the page the upload redirected to before its stylesheet applies: wait for it.
+    page.wait_for_load_state("load")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
