@@ -15,13 +15,9 @@ locked per login and per address, as for the web sign-in (`acl.people.accounts.a
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import io
 import logging
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +35,7 @@ from acl.documents.limits import Limits
 from acl.documents.operations import MAX_DEPTH
 from acl.errors import TooLarge
 from acl.people.accounts import authenticate
+from acl.people.basic_auth import CredentialCache, basic_credentials
 from acl.people.models import User
 from acl.rights.passwords import PasswordHasher
 from acl.rights.policy import Principal
@@ -57,7 +54,6 @@ MAX_SEGMENTS = MAX_DEPTH + 4  # company, standard folder, the folders, a documen
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "REPORT"})
 REALM = "Liasse"
-MAX_LOGIN = 64  # acl.people.accounts.LOGIN_RE
 ENCODED_SLASH = "Chemin invalide : la barre oblique encodée « %2F » n'est pas acceptée."
 NOT_A_DESTINATION = "Destination invalide : ce n'est pas l'adresse d'un chemin du lecteur."
 BROKEN_CHUNKS = "Corps de requête invalide : son découpage en fragments (chunked) est erroné."
@@ -186,67 +182,6 @@ class Account:
     side: str
 
 
-class CredentialCache:
-    """Recently verified credentials: MAC(login, password) -> (user id, version, expiry)."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int = 10000) -> None:
-        self.ttl = ttl_seconds
-        self.max_entries = max_entries
-        self._key = secrets.token_bytes(32)  # per process: nothing to steal from a dump
-        self._entries: dict[bytes, tuple[int, int, float]] = {}
-        self._lock = threading.Lock()
-
-    def _digest(self, login: str, password: str) -> bytes:
-        # keyed BLAKE2b: a MAC in one call (HMAC-SHA256 costs several Python-level calls)
-        return hashlib.blake2b(f"{login}\0{password}".encode(), key=self._key,
-                               digest_size=32).digest()
-
-    def get(self, login: str, password: str) -> tuple[int, int] | None:
-        digest = self._digest(login, password)
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            if entry[2] < time.monotonic():
-                del self._entries[digest]
-                return None
-            return entry[0], entry[1]
-
-    def put(self, login: str, password: str, user_id: int, version: int) -> None:
-        if self.ttl <= 0:
-            return
-        digest = self._digest(login, password)
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[digest] = (user_id, version, time.monotonic() + self.ttl)
-
-    def drop(self, login: str, password: str) -> None:
-        with self._lock:
-            self._entries.pop(self._digest(login, password), None)
-
-
-def _credentials(header: str) -> tuple[str, str] | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    try:
-        raw = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # RFC 7617: clients without charset support
-    if ":" not in text:
-        return None
-    login, password = text.split(":", 1)
-    login = login.rsplit("\\", 1)[-1].strip()  # Windows may send DOMAIN\user (sabre.io windows.md)
-    if len(login) > MAX_LOGIN:  # no such account, and its throttle key would not fit
-        return None
-    return login, password
-
-
 class _Refusal(Exception):
     """A sign-in the gate answers itself: its status, sentence and headers."""
 
@@ -368,7 +303,7 @@ class DriveGate:
         """The signed-in account and its rights; else `_Refusal`: 401 (no or wrong
         credentials: the client asks again), 429 (a login locked after too many failures:
         not a wrong password, RFC 6585), 403 (a password to change first)."""
-        credentials = _credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        credentials = basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
         if credentials is None or not credentials[0]:
             raise _Refusal("401 Unauthorized", "Identifiant ou mot de passe requis.",
                            [CHALLENGE])

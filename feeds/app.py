@@ -21,12 +21,9 @@ wrong addresses from there are answered `429` without a write. A token in the qu
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +38,7 @@ from acl.db import Database, utcnow
 from acl.errors import InvalidInput, NotFound
 from acl.events.feed import feed_company, parse_kinds, recent_entries
 from acl.people.accounts import authenticate
+from acl.people.basic_auth import CredentialCache, basic_credentials
 from acl.people.models import Cabinet, User
 from acl.rights import throttle
 from acl.rights.feed_tokens import Probe, is_secret_shaped, note_use, probe_token, probe_user
@@ -126,55 +124,10 @@ def parse_query(query: str, request: Request) -> Request:
     return Request(request.fmt, request.company_id, types)
 
 
-def _basic_credentials(header: str) -> tuple[str, str] | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    try:
-        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    login, sep, password = text.partition(":")
-    if not sep or not login or len(login) > 64:
-        return None
-    return login, password
-
-
-class VerifiedLogins:
-    """Basic credentials verified recently (argon2 is slow by design and readers poll):
-    keyed MAC of login and password -> (user id, credentials version, expiry). A password
-    change or a disablement changes the version, which `probe_user` compares."""
-
-    def __init__(self, ttl_seconds: float) -> None:
-        self.ttl = ttl_seconds
-        self._key = secrets.token_bytes(32)
-        self._entries: dict[bytes, tuple[int, int, float]] = {}
-        self._lock = threading.Lock()
-
-    def _mac(self, login: str, password: str) -> bytes:
-        return hashlib.blake2b(f"{login}\0{password}".encode(), key=self._key).digest()
-
-    def get(self, login: str, password: str) -> tuple[int, int] | None:
-        with self._lock:
-            entry = self._entries.get(self._mac(login, password))
-        if entry is None or entry[2] < time.monotonic():
-            return None
-        return entry[0], entry[1]
-
-    def put(self, login: str, password: str, user_id: int, version: int) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[self._mac(login, password)] = (user_id, version,
-                                                        time.monotonic() + self.ttl)
-
-
 class FeedsApp:
     def __init__(self, settings: Settings, db: Database, hasher: PasswordHasher) -> None:
         self.settings, self.db, self.hasher = settings, db, hasher
-        self.logins = VerifiedLogins(settings.drive.auth_cache_seconds)
+        self.logins = CredentialCache(settings.drive.auth_cache_seconds)
         self._blocked: dict[str, float] = {}  # address -> monotonic end of its lockout
         self._blocked_lock = threading.Lock()
 
@@ -237,7 +190,7 @@ class FeedsApp:
                 self._failed(address)
                 raise Answer("404 Not Found", NOT_FOUND)
             return probe
-        credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        credentials = basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
         challenge = [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')]
         if credentials is None:
             raise Answer("401 Unauthorized", "Identifiant et mot de passe Liasse requis (ou "
