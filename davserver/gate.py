@@ -34,7 +34,7 @@ from acl.documents.hot import HotQueries
 from acl.documents.limits import Limits
 from acl.documents.operations import MAX_DEPTH
 from acl.errors import TooLarge
-from acl.people.accounts import authenticate
+from acl.people.accounts import attempt_sign_in
 from acl.people.basic_auth import CredentialCache, basic_credentials
 from acl.people.models import User
 from acl.rights.passwords import PasswordHasher
@@ -316,10 +316,9 @@ class DriveGate:
             self.cache.drop(login, password)  # password changed or account disabled
         address = client_address(environ.get("REMOTE_ADDR", ""),
                                  environ.get("HTTP_X_FORWARDED_FOR", ""), self.trusted_proxies)
-        with self.db.transaction() as tx:
-            outcome = authenticate(tx, self.hasher, login, password, address)
-            user_id = outcome.user.id if outcome.user else None
-            version = outcome.user.credentials_version if outcome.user else 0
+        outcome = attempt_sign_in(self.db, self.hasher, login, password, address)
+        user_id = outcome.user.id if outcome.user else None
+        version = outcome.user.credentials_version if outcome.user else 0
         if user_id is None:
             log.info("drive sign-in refused for %r from %s: %s", login, address,
                      outcome.reason)

@@ -37,7 +37,7 @@ from acl.calendar.subscription import subscription
 from acl.db import Database, utcnow
 from acl.errors import InvalidInput, NotFound
 from acl.events.feed import feed_company, parse_kinds, recent_entries
-from acl.people.accounts import authenticate
+from acl.people.accounts import attempt_sign_in
 from acl.people.basic_auth import CredentialCache, basic_credentials
 from acl.people.models import Cabinet, User
 from acl.rights import throttle
@@ -202,11 +202,10 @@ class FeedsApp:
                 probe = probe_user(session, *cached)
             if probe is not None and probe.working:
                 return probe
-        with self.db.transaction() as tx:
-            outcome = authenticate(tx, self.hasher, login, password, address)
-            user = outcome.user
-            found = (user.id, user.credentials_version, user.must_change_password) \
-                if user else None
+        outcome = attempt_sign_in(self.db, self.hasher, login, password, address)
+        user = outcome.user
+        found = (user.id, user.credentials_version, user.must_change_password) \
+            if user else None
         if found is None:
             if outcome.throttled:
                 wait = max(1, int((outcome.locked_until - utcnow()).total_seconds()))

@@ -39,10 +39,9 @@ def login():
         form.error("_", "Indiquez votre identifiant et votre mot de passe.")
         return render_template("auth/login.html", form=form,
                                next=request.form.get("next", "")), 400
-    with svc.db.transaction() as tx:
-        outcome = accounts.authenticate(tx, svc.hasher, form.get("login"), password,
-                                        client_address())
-        user_id = outcome.user.id if outcome.user else None
+    outcome = accounts.attempt_sign_in(svc.db, svc.hasher, form.get("login"), password,
+                                       client_address())
+    user_id = outcome.user.id if outcome.user else None
     if user_id is None:
         if outcome.delay:
             time.sleep(outcome.delay)

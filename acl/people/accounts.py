@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from acl.db import as_utc, utcnow
+from acl.db import Database, as_utc, utcnow
 from acl.documents.tree import standard_folders
 from acl.errors import InvalidInput, NotFound, PermissionDenied
 from acl.events.models import AlertMode
@@ -254,9 +254,56 @@ BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect (ou compte désactivé)
 LOCKED = "Trop d'essais infructueux pour cet identifiant : connexion bloquée jusqu'à {}."
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A password checked against the stored hash before the write transaction that records
+    the outcome: argon2 takes tens of milliseconds by design, and inside that transaction it
+    held SQLite's write lock, so that a burst of sign-ins queued behind it (past the busy
+    timeout, under several workers)."""
+
+    user_id: int | None
+    checked_hash: str | None
+    ok: bool
+    new_hash: str | None
+
+
+def check_password(session: Session, hasher: PasswordHasher, login: str,
+                   password: str) -> Verdict:
+    """The slow part of a sign-in, in a read session (no lock held, no row written)."""
+    user = _account(session, login)
+    hashed = user.password_hash if user else None
+    ok, new_hash = hasher.verify(password, hashed)
+    return Verdict(user.id if user else None, hashed, ok, new_hash)
+
+
+def attempt_sign_in(db: Database, hasher: PasswordHasher, login: str, password: str,
+                    address: str) -> SignIn:
+    """The edges' sign-in (drive, web, feeds): the password verified in a read session, then
+    the outcome and the counters written in a short write transaction. The returned user is
+    detached (its loaded columns stay readable)."""
+    with db.session() as session:
+        locked = _login_locked(session, login, utcnow())
+        verdict = None if locked else check_password(session, hasher, login, password)
+    with db.transaction() as tx:
+        return authenticate(tx, hasher, login, password, address, verdict=verdict)
+
+
+def _account(session: Session, login: str) -> User | None:
+    return session.scalars(
+        select(User).where(User.login == normalize_login(login))).one_or_none()
+
+
+def _login_locked(session: Session, login: str, now: datetime) -> bool:
+    row = session.get(AuthFailure, throttle.login_key(login))
+    return row is not None and throttle.locked_until([_counter(row)], now) is not None
+
+
 def authenticate(session: Session, hasher: PasswordHasher, login: str, password: str,
-                 address: str, now: datetime | None = None) -> SignIn:
+                 address: str, now: datetime | None = None, *,
+                 verdict: Verdict | None = None) -> SignIn:
     """Check credentials with throttling; the caller commits (counters are written).
+    `verdict`: the password already checked (`check_password`), used unless the account or
+    its hash changed since; else it is checked here.
 
     A locked login is refused, right password or not (the account's guard against guessing).
     An address is only slowed down: its failures delay the answers to its failures, never a
@@ -270,9 +317,12 @@ def authenticate(session: Session, hasher: PasswordHasher, login: str, password:
     locked = throttle.locked_until([_counter(login_row)] if login_row else [], now)
     if locked is not None:
         return SignIn(None, LOCKED.format(dates.paris_clock(locked)), locked_until=locked)
-    user = session.scalars(
-        select(User).where(User.login == normalize_login(login))).one_or_none()
-    ok, new_hash = hasher.verify(password, user.password_hash if user else None)
+    user = _account(session, login)
+    if verdict is not None and verdict.user_id == (user.id if user else None) \
+            and verdict.checked_hash == (user.password_hash if user else None):
+        ok, new_hash = verdict.ok, verdict.new_hash
+    else:
+        ok, new_hash = hasher.verify(password, user.password_hash if user else None)
     if ok and user is not None and user.active:
         if new_hash:
             user.password_hash = new_hash

@@ -380,3 +380,53 @@ def test_an_endless_login_is_refused_not_a_crash(demo, hasher):
     with demo.transaction() as s:
         outcome = accounts.authenticate(s, hasher, "x" * 5000, "whatever", "127.0.0.1")
     assert outcome.user is None and outcome.reason == BAD_CREDENTIALS
+
+
+# ---------------------------------------------------------------------------------------------
+# The slow hash is checked outside the write transaction (several workers, one SQLite file).
+
+class HeldHasher(PasswordHasher):
+    """The real hasher, held in the middle of a verification until the test lets it go."""
+
+    def __init__(self, security) -> None:
+        super().__init__(security)
+        import threading
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def verify(self, password, hashed):
+        self.inside.set()
+        assert self.release.wait(30), "the test never released the verification"
+        return super().verify(password, hashed)
+
+
+def test_other_writers_commit_while_a_password_is_being_checked(demo, hasher):
+    import threading
+    held = HeldHasher(hasher.security)
+    outcome: list[SignIn] = []
+    signing_in = threading.Thread(target=lambda: outcome.append(accounts.attempt_sign_in(
+        demo, held, "dupont", DEMO_PASSWORD, "203.0.113.9")))
+    signing_in.start()
+    try:
+        assert held.inside.wait(30)
+        # The sign-in is in argon2 now: a write from elsewhere commits at once (with the
+        # check inside the write transaction it waited for the lock, or timed out).
+        with demo.transaction() as tx:
+            tx.scalars(select(User).where(User.login == "martin")).one().display_name = "M."
+    finally:
+        held.release.set()
+        signing_in.join(30)
+    assert outcome and outcome[0].user is not None and outcome[0].user.login == "dupont"
+    assert stored(demo, "martin").display_name == "M."
+
+
+def test_a_password_changed_during_the_check_is_checked_again(demo, hasher):
+    with demo.session() as s:
+        verdict = accounts.check_password(s, hasher, "dupont", DEMO_PASSWORD)
+    assert verdict.ok
+    with demo.transaction() as tx:  # meanwhile, the password changes
+        tx.scalars(select(User).where(User.login == "dupont")).one().password_hash = \
+            hasher.hash("un-tout-autre-mot-de-passe-2026")
+    with demo.transaction() as tx:
+        outcome = authenticate(tx, hasher, "dupont", DEMO_PASSWORD, "203.0.113.9",
+                               now=T0, verdict=verdict)
+    assert outcome.user is None and outcome.reason == BAD_CREDENTIALS
