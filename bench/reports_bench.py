@@ -11,7 +11,7 @@ Runs in-process on the demo world in a temporary folder, in Garage Dupont's spac
 are written in bulk (drafts with their lines, then numbered: the database's triggers keep an
 issued document frozen, as in use), not through the editor: the bench is about reading them.
 Each report is a few grouped queries; what grows with the rows is only what a file lists
-(the documents of the period, at most `reports.LIST_LIMIT` on a page).
+(a page shows the first `reports.LIST_LIMIT` documents; a PDF or an .xlsx lists them all).
 """
 
 from __future__ import annotations

@@ -23,6 +23,15 @@ class Table:
     columns: list[str]
     rows: list[list[object]]
     total: list[object] | None = None
+    note: str = ""  # said under the title: a page shows the first rows of a long list
+
+
+def _shown(table: Table, listed: int, count: int, what: str) -> Table:
+    """Say when a page lists only the first `listed` of `count` rows (the files hold all)."""
+    if listed < count:
+        table.note = (f"Les {listed} {what} sur {count} ; le PDF et le fichier Excel "
+                      "les contiennent tous.")
+    return table
 
 
 def _day(value: date | None) -> str:
@@ -41,6 +50,7 @@ def revenue_tables(found: reports.Revenue) -> list[Table]:
                                found.deposits_deducted.ht, found.deposits_deducted.vat,
                                found.deposits_deducted.ttc])
     documents.total = ["Total", "", None, "", found.total.ht, found.total.vat, found.total.ttc]
+    _shown(documents, len(found.documents), found.count, "premiers documents")
     return [Table("Par client", ["Client", *money],
                   [[n, f.ht, f.vat, f.ttc] for n, f in found.by_customer], total),
             Table("Par mois", ["Mois", *money],
@@ -56,10 +66,12 @@ def expenses_tables(found: reports.Expenses) -> list[Table]:
     return [grouped("Par fournisseur", "Fournisseur", found.by_supplier),
             grouped("Par catégorie", "Catégorie", found.by_category),
             grouped("Par mois", "Mois", found.by_month),
-            Table("Dépenses", ["Date", "Fournisseur", "Numéro", "Catégorie", *money, "Payée le"],
-                  [[e.issue_date, e.supplier, e.number, e.category, e.total_ht, e.total_vat,
-                    e.total_ttc, e.paid_on] for e in found.rows],
-                  ["Total", "", "", "", found.total.ht, found.total.vat, found.total.ttc, None])]
+            _shown(Table(
+                "Dépenses", ["Date", "Fournisseur", "Numéro", "Catégorie", *money, "Payée le"],
+                [[e.issue_date, e.supplier, e.number, e.category, e.total_ht, e.total_vat,
+                  e.total_ttc, e.paid_on] for e in found.rows],
+                ["Total", "", "", "", found.total.ht, found.total.vat, found.total.ttc, None]),
+                len(found.rows), found.count, "premières dépenses")]
 
 
 def vat_tables(found: vat_register.VatRegister) -> list[Table]:
@@ -91,11 +103,12 @@ def unpaid_tables(found: reports.Unpaid) -> list[Table]:
               [[name, *(amounts[b] for b in buckets), total]
                for name, amounts, total in found.by_customer],
               ["Total", *(found.buckets[b] for b in buckets), found.total]),
-        Table("Factures", ["Numéro", "Client", "Date", "Échéance", "Jours de retard",
-                           "TTC", "Reste dû", "Ancienneté"],
-              [[r.number, r.customer, r.issue_date, r.due_date, r.days_late, r.total_ttc,
-                r.left, r.bucket] for r in found.rows],
-              ["Total", "", None, None, None, None, found.total, ""])]
+        _shown(Table("Factures", ["Numéro", "Client", "Date", "Échéance", "Jours de retard",
+                                  "TTC", "Reste dû", "Ancienneté"],
+                     [[r.number, r.customer, r.issue_date, r.due_date, r.days_late,
+                       r.total_ttc, r.left, r.bucket] for r in found.rows],
+                     ["Total", "", None, None, None, None, found.total, ""]),
+               len(found.rows), found.count, "premières factures")]
 
 
 # -- Files --

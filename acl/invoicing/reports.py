@@ -52,7 +52,7 @@ SALES_KINDS = (DocKind.INVOICE.value, DocKind.DEPOSIT.value, DocKind.CREDIT_NOTE
 BUCKETS = ("non échu", "1 à 30 jours", "31 à 60 jours", "61 à 90 jours", "plus de 90 jours")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
-LIST_LIMIT = 500  # rows shown on a page; totals always cover everything
+LIST_LIMIT = 500  # rows shown on a page (the files list them all); totals cover everything
 
 
 def cents(column):
@@ -188,7 +188,8 @@ class Revenue:
     count: int = 0
 
 
-def revenue(session: Session, company: Company, filters: ReportFilters) -> Revenue:
+def revenue(session: Session, company: Company, filters: ReportFilters, *,
+            limit: int | None = LIST_LIMIT) -> Revenue:
     rows, vat = sales_groups(company, filters)
     period = _in_period(rows.c.day, filters)
     ht = sum_cents(rows.c.sign * rows.c.taxable)
@@ -213,7 +214,7 @@ def revenue(session: Session, company: Company, filters: ReportFilters) -> Reven
         *_in_period(InvoicingDocument.issue_date, filters))
     count = session.scalar(select(func.count()).select_from(listed.subquery()))
     documents = list(session.scalars(listed.order_by(
-        InvoicingDocument.issue_date, InvoicingDocument.number).limit(LIST_LIMIT)))
+        InvoicingDocument.issue_date, InvoicingDocument.number).limit(limit)))
     from acl.invoicing.documents import customers_named
 
     return Revenue(Figures(euros(total[0]), euros(total[1])), by_customer, by_month,
@@ -233,7 +234,8 @@ class Expenses:
     count: int = 0
 
 
-def expenses_report(session: Session, company: Company, filters: ReportFilters) -> Expenses:
+def expenses_report(session: Session, company: Company, filters: ReportFilters, *,
+                    limit: int | None = LIST_LIMIT) -> Expenses:
     conditions = [Expense.company_id == company.id,
                   *_in_period(Expense.issue_date, filters)]
     ht, tax = sum_cents(cents(Expense.total_ht)), sum_cents(cents(Expense.total_vat))
@@ -253,7 +255,7 @@ def expenses_report(session: Session, company: Company, filters: ReportFilters) 
         [(name, Figures(euros(a), euros(b))) for name, a, b in grouped(Expense.category)],
         by_month,
         list(session.scalars(select(Expense).where(*conditions).order_by(
-            Expense.issue_date, Expense.id).limit(LIST_LIMIT))), total[0])
+            Expense.issue_date, Expense.id).limit(limit))), total[0])
 
 
 # -- Unpaid --
@@ -282,7 +284,7 @@ class Unpaid:
 
 
 def unpaid(session: Session, company: Company, filters: ReportFilters,
-           today: date | None = None) -> Unpaid:
+           today: date | None = None, *, limit: int | None = LIST_LIMIT) -> Unpaid:
     """Issued invoices not fully paid on `today`: what is left (total less deposits deducted,
     credit notes and payments), days late, ageing bucket; by customer."""
     today = today or date.today()
@@ -328,7 +330,7 @@ def unpaid(session: Session, company: Company, filters: ReportFilters,
                                    document.issue_date, document.due_date,
                                    cents(document.total_ttc), left, bucket)
             .outerjoin(Customer, Customer.id == document.customer_id).where(*conditions)
-            .order_by(due, document.number).limit(LIST_LIMIT)):
+            .order_by(due, document.number).limit(limit)):
         late = max(0, (today - (due_date or issued)).days)
         rows.append(UnpaidRow(doc_id, number, name or "", issued, due_date, euros(ttc),
                               euros(owed), late, BUCKETS[index]))

@@ -66,18 +66,21 @@ def filters_of(form: Form, today: date | None = None) -> ReportFilters:
                          by=form.get("by") or "trimestre")
 
 
-def _tables(session, company, name: str, filters: ReportFilters):
+def _tables(session, company, name: str, filters: ReportFilters, limit: int | None):
     if name == "revenus":
-        return report_files.revenue_tables(reports.revenue(session, company, filters))
+        return report_files.revenue_tables(reports.revenue(session, company, filters,
+                                                           limit=limit))
     if name == "depenses":
-        return report_files.expenses_tables(reports.expenses_report(session, company, filters))
+        return report_files.expenses_tables(reports.expenses_report(session, company, filters,
+                                                                    limit=limit))
     if name == "tva":
         found = vat_register.register(session, company, filters)
         return [*report_files.vat_tables(found)], found.basis
-    return report_files.unpaid_tables(reports.unpaid(session, company, filters))
+    return report_files.unpaid_tables(reports.unpaid(session, company, filters, limit=limit))
 
 
-def _compute(company_id: int, name: str):
+def _compute(company_id: int, name: str, *, limit: int | None = reports.LIST_LIMIT):
+    """The report's tables: a page lists the first rows of a long list, a file all of them."""
     if name not in NAMES:
         abort(404)
     session = db_session()
@@ -93,7 +96,7 @@ def _compute(company_id: int, name: str):
             form.error(getattr(exc, "field", "") or "_", exc.reason)
     if not form.ok:
         return session, company, form, filters, None, ""
-    found = _tables(session, company, name, filters)
+    found = _tables(session, company, name, filters, limit)
     basis = ""
     if isinstance(found, tuple):
         found, basis = found
@@ -140,7 +143,7 @@ def report(company_id: int, name: str):
 @bp.get("/entreprise/<int:company_id>/rapports/<name>.<any(pdf, xlsx):fmt>")
 @login_required
 def report_file(company_id: int, name: str, fmt: str):
-    session, company, form, filters, found, basis = _compute(company_id, name)
+    session, company, form, filters, found, basis = _compute(company_id, name, limit=None)
     if found is None:
         abort(400, description=next(iter(form.errors.values())))
     title = NAMES[name]

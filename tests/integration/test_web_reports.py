@@ -9,13 +9,13 @@ from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support import invoicing as inv
 from support.web import text_of
 
 from acl.invoicing import amounts, documents, reports, vat_register
 from acl.invoicing.documents import Filters
-from acl.invoicing.models import Customer
+from acl.invoicing.models import Customer, Expense
 from acl.invoicing.reports import ReportFilters
 
 START = (date.today() - timedelta(days=365)).strftime("%d/%m/%Y")
@@ -122,3 +122,30 @@ def test_reports_domain_matches_list_totals(demo):
         found = reports.revenue(s, company, ReportFilters(start=since, end=date.today()))
         listed = documents.list_totals(s, company, Filters(start=since, end=date.today()))
     assert (found.total.ht, found.total.vat) == (listed.total_ht, listed.total_vat)
+
+
+def test_a_long_list_shows_its_first_rows_and_the_files_hold_them_all(visit, demo, bakery_id):
+    from acl.invoicing import expenses
+    from acl.invoicing.expenses import ExpenseInput, VatInput
+
+    day = (date.today() - timedelta(days=10)).strftime("%d/%m/%Y")
+    with demo.transaction() as s:
+        company = inv.bakery(s)
+        for n in range(reports.LIST_LIMIT + 1):
+            expenses.create(s, company, ExpenseInput(
+                supplier="Minoterie du Rhône", supplier_vat="", number=f"L-{n:04}",
+                issue_date=day, category="matières premières",
+                lines=[VatInput("5,5", "10,00", "0,55")]))
+        listed = s.scalar(select(func.count()).select_from(Expense).where(
+            Expense.company_id == company.id, Expense.issue_date >= date.today()
+            - timedelta(days=365)))
+    martin = visit("martin")
+    url = f"/facturation/entreprise/{bakery_id}/rapports/depenses?{PERIOD}"
+    page = martin.page(url)
+    assert (f"Les {reports.LIST_LIMIT} premières dépenses sur {listed} ; le PDF et le fichier "
+            "Excel les contiennent tous.") in page
+    book = load_workbook(io.BytesIO(martin.get(url.replace("depenses?", "depenses.xlsx?"))
+                                    .data))
+    numbers = {row[2] for row in book.active.iter_rows(values_only=True)
+               if isinstance(row[2], str) and row[2].startswith("L-")}
+    assert len(numbers) == reports.LIST_LIMIT + 1
