@@ -28,7 +28,7 @@ from support.world import (
 )
 
 from acl.db import Database
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import BlobStore, open_store
 from acl.rights.audit import Context
 from acl.rights.passwords import PasswordHasher
 from acl.rights.principals import load_principal
@@ -93,7 +93,7 @@ def hasher(settings) -> PasswordHasher:
 
 @pytest.fixture
 def blobs(settings) -> BlobStore:
-    return BlobStore(settings.data_dir / "blobs")
+    return open_store(settings)
 
 
 @pytest.fixture

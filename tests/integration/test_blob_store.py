@@ -14,26 +14,26 @@ from pathlib import Path
 import pytest
 from support.disk import record_fsyncs
 
-from acl.documents.blobs import SPARES, BlobStore, flush_blobs
+from acl.documents.blobs import SPARES, FolderStore, flush_blobs
 
 BODY = b"%PDF-1.4 " + os.urandom(70_000)
 SHA = hashlib.sha256(BODY).hexdigest()
 
 
 @pytest.fixture(params=["anonymous", "named"])
-def store(request, tmp_path, monkeypatch) -> BlobStore:
+def store(request, tmp_path, monkeypatch) -> FolderStore:
     if request.param == "named":  # as on a system without O_TMPFILE
         monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     elif not hasattr(os, "O_TMPFILE"):
         pytest.skip("this system has no O_TMPFILE (Linux only)")
-    return BlobStore(tmp_path / "blobs")
+    return FolderStore(tmp_path / "blobs")
 
 
-def visible_temporary_files(store: BlobStore) -> list[str]:
+def visible_temporary_files(store: FolderStore) -> list[str]:
     return sorted(p.name for p in store.tmp.iterdir())
 
 
-def stored(store: BlobStore, sha: str) -> bytes:
+def stored(store: FolderStore, sha: str) -> bytes:
     with store.open(sha) as body:
         return body.read()
 
@@ -93,7 +93,7 @@ def test_a_dropped_store_closes_its_files(tmp_path):
     """The files a store makes ahead are closed with it: a process that makes stores (the
     tests, the CLI) does not run out of descriptors."""
     before = open_descriptors(tmp_path)
-    store = BlobStore(tmp_path / "blobs")
+    store = FolderStore(tmp_path / "blobs")
     for _ in range(3):
         store.put_bytes(os.urandom(100))
     deadline = time.monotonic() + 30
@@ -111,7 +111,7 @@ def synced(monkeypatch) -> list[int]:
     return record_fsyncs(monkeypatch)
 
 
-def inode(store: BlobStore, sha: str) -> int:
+def inode(store: FolderStore, sha: str) -> int:
     return os.stat(store.place(sha)).st_ino
 
 
@@ -122,7 +122,7 @@ def test_each_body_is_durable_before_it_is_named_by_default(store, synced):
 
 
 def test_the_servers_store_makes_small_bodies_durable_in_a_batch(tmp_path, synced):
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     shas = [store.put_bytes(b"%PDF-1.4 " + os.urandom(500))[0] for _ in range(5)]
     assert all(store.exists(sha) for sha in shas)  # named (and readable) at once
     inodes = {inode(store, sha) for sha in shas}
@@ -134,7 +134,7 @@ def test_the_servers_store_makes_small_bodies_durable_in_a_batch(tmp_path, synce
 
 def test_flushing_makes_every_body_named_so_far_durable(tmp_path, synced):
     """What the server does as it stops: then, every body it named is on disk."""
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     flush_blobs()
     assert inode(store, sha) in synced
@@ -143,7 +143,7 @@ def test_flushing_makes_every_body_named_so_far_durable(tmp_path, synced):
 def test_a_large_body_is_durable_before_it_is_named_even_when_syncing_later(tmp_path, synced,
                                                                           monkeypatch):
     monkeypatch.setattr("acl.documents.blobs.WRITEBACK", 1000)  # BODY is "large"
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     assert synced == [inode(store, sha)]
 
@@ -155,7 +155,7 @@ def test_a_failed_later_sync_is_logged(tmp_path, monkeypatch, caplog):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     monkeypatch.setattr("acl.documents.blobs.os.fsync", failing)  # only the later sync calls it
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     flush_blobs()
     assert f"Corps {store.place(sha)} non synchronisé sur le disque" in caplog.text
