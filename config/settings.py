@@ -381,8 +381,8 @@ def _resolve(path: Path, sections: dict[str, Any]) -> dict[str, Any]:
             if not getattr(storage, key):
                 raise SettingsError(f"{path}, section [storage], clé « {key} » : obligatoire "
                                     "quand backend = \"s3\".")
-        if storage.s3_prefix and not storage.s3_prefix.endswith("/"):
-            sections["storage"] = dataclasses.replace(storage, s3_prefix=storage.s3_prefix + "/")
+    if storage.s3_prefix and not storage.s3_prefix.endswith("/"):  # "a" and "a/" alike
+        sections["storage"] = dataclasses.replace(storage, s3_prefix=storage.s3_prefix + "/")
     database: DatabaseSettings = sections["database"]
     url = database.url or f"sqlite:///{data_dir / 'liasse.db'}"
     url = check_database_url(url, path.parent, f"{path}, section [database], clé « url »")
