@@ -92,6 +92,19 @@ class DiskFull(Refused):
         super().__init__(f"{DISK_FULL} Rien n'a été déposé.")
 
 
+class StorageUnavailable(Exception):
+    """The storage of the bodies (the S3 bucket) is unreachable or refuses for a moment: not a
+    refusal of the user's request but the server's trouble, answered 503 with Retry-After by
+    every edge (nothing was filed: a body is stored before the row that points at it)."""
+
+    reason = ("Stockage des documents momentanément injoignable : rien n'a été enregistré, "
+              "réessayez dans un instant.")
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class IncompleteBody(InvalidInput):
     """An upload that ended before the length it announced (the client went away)."""
 

@@ -406,7 +406,7 @@ def insert_liasse_folder(data: Path, name: str, count: int) -> str:
     from sqlalchemy import select
 
     from acl.documents import store
-    from acl.documents.blobs import BlobStore
+    from acl.documents.blobs import open_store
     from acl.documents.store import Location
     from acl.documents.tree import add_document
     from acl.people.models import Company, User
@@ -415,7 +415,7 @@ def insert_liasse_folder(data: Path, name: str, count: int) -> str:
 
     settings = load_settings(data / SETTINGS_FILENAME)
     db = open_database(settings)
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     try:
         with db.transaction() as s:
             company = s.scalars(select(Company).where(Company.name == COMPANY)).one()

@@ -30,7 +30,7 @@ PASSWORD = "mot-de-passe-du-banc"
 
 def _world(folder: Path, url: str | None):
     from acl.db import Database, make_engine, upgrade_schema
-    from acl.documents.blobs import BlobStore
+    from acl.documents.blobs import open_store
     from acl.rights.passwords import PasswordHasher
     from config.settings import load_settings
     from liasse.demo import create_demo
@@ -46,7 +46,7 @@ def _world(folder: Path, url: str | None):
     engine = make_engine(settings.database.url)
     upgrade_schema(engine)
     db = Database(engine)
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     with db.transaction() as session:
         create_demo(session, settings, PasswordHasher(settings.security), blobs, PASSWORD)
     return settings, db, blobs

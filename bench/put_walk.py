@@ -28,7 +28,7 @@ PASSWORD = "mot-de-passe-de-la-marche"
 
 def _world(folder: Path):
     from acl.db import Database, make_engine, upgrade_schema
-    from acl.documents.blobs import BlobStore
+    from acl.documents.blobs import open_store
     from acl.rights.passwords import PasswordHasher
     from config.settings import load_settings
     from liasse.demo import create_demo
@@ -45,7 +45,7 @@ def _world(folder: Path):
     db = Database(engine)
     with db.transaction() as session:
         create_demo(session, settings, PasswordHasher(settings.security),
-                    BlobStore(settings.data_dir / "blobs"), PASSWORD)
+                    open_store(settings), PASSWORD)
     return settings, db
 
 

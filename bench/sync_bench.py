@@ -137,12 +137,12 @@ def add_documents(data: Path, start: int, stop: int) -> None:
     from sqlalchemy import select
 
     from acl.documents import store
-    from acl.documents.blobs import BlobStore, flush_blobs
+    from acl.documents.blobs import flush_blobs, open_store
     from acl.documents.tree import add_document
     from acl.people.models import Company, User
 
     settings, db = _open(data)
-    blobs = BlobStore(settings.data_dir / "blobs", sync_later=True)
+    blobs = open_store(settings, serving=True)
     try:
         with db.transaction() as s:
             everyone = list(s.scalars(select(Company).order_by(Company.id)))

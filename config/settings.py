@@ -104,6 +104,15 @@ class StorageSettings:
     trash_days: int = _setting(30, _between(0, 36500))
     # Each body fsynced before the answer; False: small ones in batches (acl/documents/blobs.py).
     sync_each_upload: bool = _setting(False)
+    # Where the bodies live: "local" (data_dir/blobs) or "s3" (a bucket; README, "Stockage").
+    backend: str = _setting("local", _check(lambda v: v in ("local", "s3"),
+                                            "doit valoir « local » ou « s3 »"))
+    s3_endpoint: str = _setting("", _check(
+        lambda v: not v or v.startswith(("http://", "https://")),
+        "doit être une adresse http:// ou https://"))
+    s3_bucket: str = _setting("")
+    s3_region: str = _setting("us-east-1")
+    s3_prefix: str = _setting("")
 
 
 @dataclass(frozen=True)
@@ -366,7 +375,14 @@ def _resolve(path: Path, sections: dict[str, Any]) -> dict[str, Any]:
     storage: StorageSettings = sections["storage"]
     data_dir = _absolute(Path(storage.data_dir) if storage.data_dir else path.parent,
                          path.parent, f"{path}, section [storage], clé « data_dir »")
-    sections["storage"] = dataclasses.replace(storage, data_dir=str(data_dir))
+    sections["storage"] = storage = dataclasses.replace(storage, data_dir=str(data_dir))
+    if storage.backend == "s3":
+        for key in ("s3_endpoint", "s3_bucket"):
+            if not getattr(storage, key):
+                raise SettingsError(f"{path}, section [storage], clé « {key} » : obligatoire "
+                                    "quand backend = \"s3\".")
+    if storage.s3_prefix and not storage.s3_prefix.endswith("/"):  # "a" and "a/" alike
+        sections["storage"] = dataclasses.replace(storage, s3_prefix=storage.s3_prefix + "/")
     database: DatabaseSettings = sections["database"]
     url = database.url or f"sqlite:///{data_dir / 'liasse.db'}"
     url = check_database_url(url, path.parent, f"{path}, section [database], clé « url »")

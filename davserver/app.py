@@ -7,7 +7,7 @@ import logging
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from acl.db import Database
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import open_store
 from acl.documents.limits import Limits
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
@@ -26,7 +26,7 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
     limits = Limits.from_settings(drive)
     listings = ListingCache(drive.listing_cache_mib * 2**20) if drive.listing_cache_mib \
         else None
-    provider = LiasseProvider(db, BlobStore.serving(settings), limits, listings=listings)
+    provider = LiasseProvider(db, open_store(settings, serving=True), limits, listings=listings)
     config = {
         "provider_mapping": {"/": provider},
         "mount_path": MOUNT_PATH,

@@ -9,7 +9,6 @@ bodies for it, and checks both ends of a MOVE or COPY before WsgiDAV touches any
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
@@ -48,6 +47,8 @@ from davserver.resources import (
     _NodeMixin,
 )
 from davserver.transfer import UploadWriter, dav_error, refusals_as_dav_errors
+
+UNTOLD_ROOM = 2**50  # the free space shown for a storage that does not tell its own (1 PiB)
 
 
 class LiasseProvider(DAVProvider):
@@ -205,8 +206,9 @@ class LiasseProvider(DAVProvider):
 
     def usage_of(self, company: Company, used: int) -> tuple[int, int]:
         quota = self.limits.quota(company)
-        free = shutil.disk_usage(self.blobs.root if self.blobs.root.exists()
-                                 else self.blobs.root.parent).free
+        free = self.blobs.free_bytes()
+        if free is None:  # a bucket, whose room is not told: RFC 4331 §3 recommends "some
+            free = UNTOLD_ROOM  # appropriate value" over leaving the property out
         available = max(0, quota - used) if quota is not None else free
         return used, min(available, free)
 

@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from wsgidav.dav_error import DAVError
 
 from acl.documents.limits import Body
-from acl.errors import Refused
+from acl.errors import Refused, StorageUnavailable
+
+RETRY_AFTER = ("Retry-After", "2")
 
 
 def dav_error(refusal: Refused) -> DAVError:
@@ -29,6 +31,8 @@ def refusals_as_dav_errors() -> Iterator[None]:
         yield
     except Refused as refusal:
         raise dav_error(refusal) from None
+    except StorageUnavailable as trouble:  # logged where it was met (acl.documents.s3store)
+        raise DAVError(503, trouble.reason, add_headers=[RETRY_AFTER]) from None
 
 
 class UploadWriter:

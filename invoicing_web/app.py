@@ -11,8 +11,8 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from acl.db import Database, as_utc
-from acl.documents.blobs import BlobStore
-from acl.errors import Refused
+from acl.documents.blobs import open_store
+from acl.errors import Refused, StorageUnavailable
 from acl.people.cabinet import get_cabinet
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         # No secret configured: sessions last as long as this process.
         app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
     app.extensions["liasse"] = Services(settings, db, PasswordHasher(settings.security),
-                                        BlobStore.serving(settings))
+                                        open_store(settings, serving=True))
     app.before_request(load_user)
     app.before_request(check_csrf)
     app.after_request(page_headers)
@@ -97,9 +97,18 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         the page says to try again (503 with Retry-After), not an internal error."""
         log.warning("database unavailable on %s %s: answered 503", request.method,
                     request.path, exc_info=True)
-        response = app.make_response((render_template(
-            "error.html", code=503, message="Base de données momentanément occupée ou "
-            "injoignable : rien n'a été enregistré, réessayez dans un instant."), 503))
+        return try_again("Base de données momentanément occupée ou injoignable : rien n'a "
+                         "été enregistré, réessayez dans un instant.")
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable):
+        """The bucket of the bodies unreachable or refusing (logged where it was met, in
+        acl.documents.s3store): nothing was filed; the page says to try again."""
+        return try_again(error.reason)
+
+    def try_again(message: str):
+        response = app.make_response((render_template("error.html", code=503,
+                                                      message=message), 503))
         response.headers["Retry-After"] = "2"
         return response
 

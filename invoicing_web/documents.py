@@ -8,7 +8,6 @@ answers 404.
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -280,8 +279,7 @@ def zip_selection(node_id: int):
                         InvalidInput("Cochez au moins un document ou un dossier."))
     items = archive.select_items(session, g.principal, ids)
     svc = services()
-    svc.blobs.tmp.mkdir(parents=True, exist_ok=True)
-    body = tempfile.TemporaryFile(dir=svc.blobs.tmp, prefix="zip-")
+    body = svc.blobs.scratch_file()
     try:
         archive.write_zip(svc.blobs, items, body)
         size = body.tell()

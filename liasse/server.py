@@ -20,6 +20,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from sqlalchemy.exc import OperationalError
 
 from acl.db import Database
+from acl.errors import StorageUnavailable
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
 from davserver.app import MOUNT_PATH, build_drive
@@ -85,10 +86,15 @@ BUSY = ("Base de données momentanément occupée ou injoignable : rien n'a ét�
         "réessayez dans un instant.\n").encode()
 
 
+STORAGE_UNAVAILABLE = f"{StorageUnavailable.reason}\n".encode()
+
+
 def busy_database_is_503(app: WSGIApp) -> WSGIApp:
     """A database that is busy past its timeout (SQLite's single writer under a burst of
     first sign-ins) or gone for a moment is a 503 with Retry-After, which clients retry —
-    not a 500: the request's transaction was rolled back, nothing is half-written."""
+    not a 500: the request's transaction was rolled back, nothing is half-written. So is
+    the bucket of the bodies unreachable or refusing (`StorageUnavailable`): a body is
+    stored before the row that points at it, so nothing points at a missing one."""
 
     def middleware(environ, start_response):
         try:
@@ -96,10 +102,13 @@ def busy_database_is_503(app: WSGIApp) -> WSGIApp:
         except OperationalError:
             log.warning("database unavailable for %s %s: answered 503",
                         environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc_info=True)
-            start_response("503 Service Unavailable", [
-                ("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "2"),
-                ("Content-Length", str(len(BUSY)))], sys.exc_info())
-            return [BUSY]
+            body = BUSY
+        except StorageUnavailable:  # logged where it was met (acl.documents.s3store)
+            body = STORAGE_UNAVAILABLE
+        start_response("503 Service Unavailable", [
+            ("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "2"),
+            ("Content-Length", str(len(body)))], sys.exc_info())
+        return [body]
 
     return middleware
 

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from acl.calendar import alerts as calendar_alerts
 from acl.db import Database, utcnow
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import open_store
 from acl.documents.store import purge_before
 from acl.events import alerts, outbox
 from acl.invoicing import received
@@ -105,7 +105,7 @@ class Worker:
         self._elected = False
         self._next_upkeep: datetime | None = None
         self._said_no_smtp = False
-        self.blobs = BlobStore(settings.data_dir / "blobs")  # the mails' attachments
+        self.blobs = open_store(settings)  # the mails' attachments
 
     def start(self) -> None:
         self._thread.start()

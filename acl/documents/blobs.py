@@ -1,4 +1,6 @@
-"""Content-addressed blob store: immutable files under `<data>/blobs/ab/<sha256>`.
+"""Content-addressed blob stores: the interface (`BlobStore`), the factory that picks the
+backend from the settings (`open_store`), and the local folder (`FolderStore`): immutable
+files under `<data>/blobs/ab/<sha256>`. The S3 backend is `acl.documents.s3store`.
 
 A body is streamed to a temporary file in the same file system while it is hashed, fsynced,
 then given its name: a killed write never leaves a partial blob. Where the system allows it
@@ -17,7 +19,7 @@ Earlier versions used two levels (`ab/cd/<sha256>`): a young store then made a n
 for nearly every body it received, a metadata write that cost as much as the fsync itself.
 Bodies they stored stay where they are and are still found, listed and checked there.
 
-**Durability.** A store made with `sync_later=True` (the server's, `BlobStore.serving`,
+**Durability.** A store made with `sync_later=True` (the server's, `open_store(serving=True)`,
 unless `[storage] sync_each_upload`) names a small body once it is complete and leaves its
 fsync to a thread of its own, which makes the bodies of the last moments durable in batches,
 at most `SYNC_DELAY` seconds later; bodies of `WRITEBACK` bytes or more, and every body of a
@@ -39,6 +41,8 @@ import hashlib
 import io
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import weakref
 from collections import deque
@@ -46,7 +50,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -79,7 +83,7 @@ def full_disk_refused(refusal: Callable[[], BaseException]) -> Iterator[None]:
 class BlobWriter:
     """Receives a body piece by piece; `commit` files it under its hash, `discard` drops it."""
 
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: FolderStore) -> None:
         self.store = store
         self._tmp_name, fd = store.temporary_file()  # no name (None): an anonymous file
         # The descriptor itself, written with os.write: the body comes in large blocks (a
@@ -238,8 +242,100 @@ def _sync_file(path: str) -> None:
 
 
 class BlobStore:
+    """What every backend offers (the local folder, `FolderStore`; an S3 bucket,
+    `acl.documents.s3store.S3Store`): bodies filed under their sha256, never changed."""
+
+    # The local folder holding the bodies; None when they live elsewhere (a bucket).
+    folder: Path | None = None
+
+    def writer(self) -> Writer:
+        """A new body, received piece by piece (`write`, then `commit` or `discard`)."""
+        raise NotImplementedError
+
+    def put(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store the stream's bytes; return (sha256, size)."""
+        writer = self.writer()
+        try:
+            while chunk := stream.read(CHUNK):
+                writer.write(chunk)
+        except BaseException:
+            writer.discard()
+            raise
+        return writer.commit()
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        return self.put(io.BytesIO(data))
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The body, a readable and seekable stream (FileNotFoundError when missing)."""
+        raise NotImplementedError
+
+    def exists(self, sha256: str) -> bool:
+        raise NotImplementedError
+
+    def all_hashes(self) -> set[str]:
+        raise NotImplementedError
+
+    def size_of(self, sha256: str) -> int | None:
+        """The stored body's size, None when it is missing."""
+        raise NotImplementedError
+
+    def hash_of(self, sha256: str) -> str | None:
+        """The sha256 of what is stored under that name (read in full), None when missing."""
+        digest = hashlib.sha256()
+        try:
+            with self.open(sha256) as stream:
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            return None
+        return digest.hexdigest()
+
+    def sound(self, sha256: str, size: int) -> bool:
+        """Whether the body is there, whole (its size) and intact (its hash)."""
+        return self.size_of(sha256) == size and self.hash_of(sha256) == sha256
+
+    def temporary_names(self) -> list[str]:
+        """What interrupted uploads left behind (`liasse fsck` lists them)."""
+        raise NotImplementedError
+
+    def scratch_file(self) -> BinaryIO:
+        """An anonymous temporary file for work in progress (a zip being built)."""
+        return tempfile.TemporaryFile(prefix="liasse-")  # noqa: SIM115
+
+    def free_bytes(self) -> int | None:
+        """Room left for bodies, None when the storage does not say (a bucket)."""
+        return None
+
+
+class Writer(Protocol):
+    size: int
+
+    def write(self, data: bytes) -> int: ...
+
+    def commit(self) -> tuple[str, int]: ...
+
+    def discard(self) -> None: ...
+
+
+def open_store(settings: Settings, *, serving: bool = False) -> BlobStore:
+    """The store the settings name ([storage] backend). `serving`: a server process's (the
+    drive's and the web app's), whose small local bodies are made durable in batches unless
+    the settings ask for each one before its answer (module docstring). A bucket that cannot
+    be used raises `SettingsError` naming the key."""
+    storage = settings.storage
+    if storage.backend == "s3":
+        from acl.documents.s3store import S3Store  # boto3 only where it is used
+
+        return S3Store.from_settings(storage, where=f"{settings.source}, section [storage]")
+    return FolderStore(settings.data_dir / "blobs",
+                       sync_later=serving and not storage.sync_each_upload)
+
+
+class FolderStore(BlobStore):
     def __init__(self, root: Path, *, sync_later: bool = False) -> None:
         self.root = Path(root)
+        self.folder = self.root
         self.tmp = self.root / "tmp"
         self._root_text = str(self.root)
         self._tmp_text = str(self.tmp)
@@ -256,13 +352,6 @@ class BlobStore:
         # Small bodies made durable in batches (module docstring), or each before it is named.
         self.syncer = _SYNCER if sync_later else None
         weakref.finalize(self, _close_descriptors, self._spares, self._folder_fds)
-
-    @classmethod
-    def serving(cls, settings: Settings) -> BlobStore:
-        """The store of a server process (the drive's and the web app's): small bodies made
-        durable in batches unless the settings ask for each one before its answer."""
-        return cls(settings.data_dir / "blobs",
-                   sync_later=not settings.storage.sync_each_upload)
 
     def ensure_folder(self, folder: Path | str) -> None:
         folder = str(folder)
@@ -373,20 +462,6 @@ class BlobStore:
     def writer(self) -> BlobWriter:
         return BlobWriter(self)
 
-    def put(self, stream: BinaryIO) -> tuple[str, int]:
-        """Store the stream's bytes; return (sha256, size)."""
-        writer = self.writer()
-        try:
-            while chunk := stream.read(CHUNK):
-                writer.write(chunk)
-        except BaseException:
-            writer.discard()
-            raise
-        return writer.commit()
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        return self.put(io.BytesIO(data))
-
     def open(self, sha256: str) -> BinaryIO:
         """The body, unbuffered: its readers ask for large blocks (a buffer would only copy
         them), and opening costs two system calls less."""
@@ -398,6 +473,23 @@ class BlobStore:
     def all_hashes(self) -> set[str]:
         return {p.name for pattern in ("??/*", "??/??/*") for p in self.root.glob(pattern)
                 if p.is_file()}
+
+    def size_of(self, sha256: str) -> int | None:
+        try:
+            return self.path(sha256).stat().st_size
+        except OSError:
+            return None
+
+    def temporary_names(self) -> list[str]:
+        return sorted(p.name for p in self.tmp.iterdir()) if self.tmp.exists() else []
+
+    def scratch_file(self) -> BinaryIO:
+        """In the store's tmp/, on the bodies' file system (a large zip fits where they do)."""
+        self.ensure_folder(self.tmp)
+        return tempfile.TemporaryFile(dir=self.tmp, prefix="zip-")  # noqa: SIM115
+
+    def free_bytes(self) -> int | None:
+        return shutil.disk_usage(self.root if self.root.exists() else self.root.parent).free
 
 
 class DownloadStream:

@@ -8,17 +8,15 @@ leave: the bodies of the last moments, made durable in batches (acl.documents.bl
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from acl.db import Base
-from acl.documents.blobs import CHUNK, DURABLE_WITHIN, BlobStore
+from acl.documents.blobs import DURABLE_WITHIN, BlobStore
 from acl.documents.models import Node, NodeVersion
 from acl.documents.store import location_of
 from acl.events.stream import record_event
@@ -91,7 +89,7 @@ def recover_recent(session: Session, blobs: BlobStore, *,
 
     def sound(sha256: str, size: int) -> bool:
         if sha256 not in verdicts:
-            verdicts[sha256] = _sound(blobs.path(sha256), sha256, size)
+            verdicts[sha256] = blobs.sound(sha256, size)
         return verdicts[sha256]
 
     lost_versions: dict[int, int] = {}  # node id -> versions dropped
@@ -135,21 +133,6 @@ def recover_recent(session: Session, blobs: BlobStore, *,
     return repaired
 
 
-def _sound(path: Path, sha256: str, size: int) -> bool:
-    try:
-        return path.stat().st_size == size and _hash_of(path) == sha256
-    except OSError:
-        return False
-
-
-def _hash_of(path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check(session: Session, blobs: BlobStore, *, verify_content: bool = True,
           progress: Callable[[int, int], None] | None = None) -> Report:
     report = Report()
@@ -161,11 +144,10 @@ def check(session: Session, blobs: BlobStore, *, verify_content: bool = True,
     report.orphans = sorted(stored - set(refs))
     present = sorted(stored & set(refs))
     for i, sha in enumerate(present, start=1):
-        if verify_content and _hash_of(blobs.path(sha)) != sha:
+        if verify_content and blobs.hash_of(sha) != sha:
             report.mismatched.append(f"{sha} ({refs[sha]})")
         report.checked += 1
         if progress:
             progress(i, len(present))
-    if blobs.tmp.exists():
-        report.temporary = sorted(p.name for p in blobs.tmp.iterdir())
+    report.temporary = blobs.temporary_names()
     return report

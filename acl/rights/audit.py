@@ -140,6 +140,7 @@ ACTION_LABELS = {
     "portfolio.remove_member": "Retrait d'un membre d'un portefeuille",
     "import": "Import de fichier", "lock.break": "Levée de verrou",
     "trash.purge": "Purge de la corbeille", "fsck": "Contrôle d'intégrité",
+    "storage.migrate": "Migration des contenus vers S3",
     "audit.read": "Lecture du journal", "outbox.read": "Lecture de la file d'envoi",
     "invoicing.consent_grant": "Facturation ouverte au cabinet",
     "invoicing.consent_revoke": "Facturation refermée au cabinet",
@@ -155,6 +156,7 @@ DETAIL_LABELS = {
     "by_side": "côté", "changes": "changements", "name": "nom", "folder": "dossier",
     "company": "entreprise", "login": "identifiant", "path": "chemin", "size": "taille",
     "colour": "couleur", "logo": "logo", "address": "adresse",
+    "copied": "copiés", "skipped": "déjà présents",
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
-from acl.errors import Refused, describe_database_error
+from acl.errors import Refused, StorageUnavailable, describe_database_error
 from config.settings import SettingsError
 from liasse.cli import (
     audit,
@@ -146,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     except SettingsError as exc:
         print(f"liasse : {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except StorageUnavailable as exc:  # logged where it was met (acl.documents.s3store)
+        print(f"liasse : {exc.reason.replace('réessayez dans un instant', 'relancez la commande')}",
+              file=sys.stderr)
         return EXIT_REFUSED
     except IntegrityError:  # PostgreSQL: a concurrent command took the same login / SIREN
         print("liasse : conflit avec une opération simultanée (un identifiant, un SIREN ou un "

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acl.db import Database, make_engine, upgrade_schema
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import BlobStore, open_store
 from acl.errors import NotFound, Refused
 from acl.people.models import User
 from acl.rights.audit import Context, admin_transaction
@@ -74,7 +74,7 @@ class Runtime:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        return BlobStore(self.settings.data_dir / "blobs")
+        return open_store(self.settings)
 
     def context(self, session) -> Context:
         """The acting user: `--as LOGIN`, else the cabinet's correspondant."""

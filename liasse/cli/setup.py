@@ -574,8 +574,9 @@ def demo_command(args: argparse.Namespace) -> int:
         if password is None:
             password = password_file.read_text().strip() if password_file.exists() \
                 else secrets.token_urlsafe(9)
-        if not rt.blobs.root.exists():
-            undo.created(rt.blobs.root)
+        folder = rt.blobs.folder
+        if folder is not None and not folder.exists():
+            undo.created(folder)
         with rt.db.transaction() as s:
             if fresh or not is_installed(s):
                 demo.create_demo(s, rt.settings, rt.hasher, rt.blobs, password)

@@ -1,5 +1,5 @@
-"""`liasse document move|copy`, `liasse lock list|break`, `liasse trash list|restore|purge`
-and `liasse fsck`."""
+"""`liasse document move|copy`, `liasse lock list|break`, `liasse trash list|restore|purge`,
+`liasse fsck` and `liasse storage migrate`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from acl.db import utcnow
-from acl.documents import browsing, integrity, locks, operations, store
-from acl.errors import NotFound
+from acl.documents import browsing, integrity, locks, migration, operations, store
+from acl.documents.blobs import FolderStore
+from acl.documents.s3store import S3Store
+from acl.errors import NotFound, Refused
 from acl.people.cabinet import adopt_logo_file
 from acl.people.companies import find_company, visible_companies
 from acl.people.models import User
@@ -71,6 +73,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     fsck.add_argument("--quick", action="store_true",
                       help="ne relit pas les contenus (pas de contrôle d'empreinte)")
     fsck.set_defaults(handler=run_fsck)
+
+    storage = sub.add_parser("storage", help="stockage des contenus des documents",
+                             description="Les contenus sont dans le dossier blobs/ des données "
+                                         "ou dans un compartiment S3 ([storage] backend).")
+    ssub = storage.add_subparsers(dest="action", required=True, metavar="ACTION")
+    migrate = ssub.add_parser(
+        "migrate", help="copie les contenus du dossier local vers le compartiment S3",
+        description="Copie chaque contenu du dossier blobs/ vers le compartiment S3 des "
+                    "réglages (s3_endpoint, s3_bucket), le relit et vérifie son empreinte. "
+                    "Reprend où une exécution interrompue s'est arrêtée. Arrêtez le serveur "
+                    "avant, passez backend = \"s3\" après. Le dossier local est laissé tel "
+                    "quel.")
+    migrate.set_defaults(handler=migrate_storage)
 
 
 def move_document(rt: Runtime, args: argparse.Namespace) -> int:
@@ -175,6 +190,33 @@ def purge_trash(rt: Runtime, args: argparse.Namespace) -> int:
                                               "days": rt.settings.storage.trash_days})
     print(f"{count} élément(s) de plus de {rt.settings.storage.trash_days} jours oublié(s) ; "
           "« liasse fsck » signale les contenus devenus orphelins.")
+    return 0
+
+
+def migrate_storage(rt: Runtime, args: argparse.Namespace) -> int:
+    storage = rt.settings.storage
+    for key in ("s3_endpoint", "s3_bucket"):
+        if not getattr(storage, key):
+            raise Refused(f"{rt.settings.source}, section [storage], clé « {key} » : à "
+                          "renseigner avant « liasse storage migrate ».")
+    with rt.admin() as (s, ctx):
+        require(delegation.may_maintain_storage(ctx.principal), action="storage.migrate")
+    source = FolderStore(rt.settings.data_dir / "blobs")
+    target = S3Store.from_settings(storage, where=f"{rt.settings.source}, section [storage]")
+
+    def progress(done: migration.Migration, sha: str) -> None:
+        handled = done.copied + done.skipped
+        if handled % 100 == 0 or handled == done.total:
+            print(f"{handled}/{done.total} contenus ({done.copied} copié(s), "
+                  f"{done.skipped} déjà présent(s))", flush=True)
+
+    done = migration.migrate(source, target, progress)
+    with rt.admin() as (s, ctx):
+        record(s, ctx, "storage.migrate", detail={"copied": done.copied,
+                                                  "skipped": done.skipped})
+    print(f"Migration terminée : {done.copied} contenu(s) copié(s) et vérifié(s) "
+          f"({done.bytes_copied / 2**20:.1f} Mio), {done.skipped} déjà présent(s). "
+          "Passez backend = \"s3\" dans les réglages, puis redémarrez le serveur.")
     return 0
 
 

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 from support.dav import Dav, Reply, basic
 
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import open_store
 from acl.documents.models import Node, NodeProperty
 from acl.events.models import Event
 
@@ -66,7 +66,7 @@ def leftovers(settings) -> list[str]:
 
 
 def blob_count(settings) -> int:
-    return len(BlobStore(settings.data_dir / "blobs").all_hashes())
+    return len(open_store(settings).all_hashes())
 
 
 # --- XML -------------------------------------------------------------------------------------

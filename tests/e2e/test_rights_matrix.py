@@ -21,7 +21,7 @@ from support.server import start_server
 from support.world import BACKENDS, DEMO_PASSWORD, demo_world
 
 from acl.documents import store
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import open_store
 from acl.documents.limits import Limits
 from acl.documents.models import Node
 from acl.documents.tree import add_document
@@ -107,7 +107,7 @@ def _prepare(db, blobs) -> None:
 def matrix(request, tmp_path_factory, templates) -> Iterator[Matrix]:
     with demo_world(templates, request.param, tmp_path_factory.mktemp("matrix")) as (
             path, settings, db):
-        blobs = BlobStore(settings.data_dir / "blobs")
+        blobs = open_store(settings)
         _prepare(db, blobs)
         server = start_server(path, DEMO_PASSWORD)
         try:

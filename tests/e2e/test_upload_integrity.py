@@ -21,7 +21,7 @@ from sqlalchemy import select
 from support.dav import Dav, basic
 from support.server import liasse_command, start_server
 
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import BlobStore, open_store
 from acl.documents.models import Node
 
 pytestmark = pytest.mark.e2e
@@ -154,7 +154,7 @@ def test_a_client_gone_mid_upload_leaves_nothing(live_server, demo, settings, up
     file, whichever way the server takes the upload (its first request goes through WsgiDAV,
     which ended such an upload as if it were complete; once the company is known, Liasse's
     own upload path; chunked, WsgiDAV)."""
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     before = blobs.all_hashes()
     name = f"Coupé en route ({upload}).pdf"
     path = "/dav/" + quote(f"{BAKERY}/Achats/{name}")
@@ -198,7 +198,7 @@ def test_a_server_killed_mid_upload_leaves_a_consistent_store(serve, settings_fi
     and the upload can be redone."""
     server = serve()
     pid = server.process.pid
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     before = blobs.all_hashes()
     path = "/dav/" + quote(f"{BAKERY}/Achats/Relevé interrompu.pdf")
     sock = start_put(server, path, 64 * MIB, 8 * MIB)
@@ -261,7 +261,7 @@ def test_a_restart_after_a_power_cut_repairs_the_bodies_that_did_not_reach_the_d
     which documents it repaired: an overwritten one has its previous version again, a new
     one is empty, to be deposited again; none points at a missing body."""
     server = serve()
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     dav = Dav(server.base_url, "secretaire", server.password)
     overwritten = "/dav/" + quote(f"{BAKERY}/Achats/Relevé de mars.pdf")
     new = "/dav/" + quote(f"{BAKERY}/Achats/Facture d'avril.pdf")

@@ -1,6 +1,7 @@
-"""The blob store on a real file system (acl/documents/blobs.py): a body is filed whole under
-its hash or not at all, in both ways the store makes temporary files: anonymous (`O_TMPFILE`, Linux)
-and named under tmp/ (elsewhere)."""
+"""The blob stores: the folder on a real file system (acl/documents/blobs.py), a body filed
+whole under its hash or not at all, in both ways it makes temporary files: anonymous
+(`O_TMPFILE`, Linux) and named under tmp/ (elsewhere); and the contract every backend keeps,
+on the folder and on a real S3 server (SeaweedFS, acl/documents/s3store.py)."""
 
 from __future__ import annotations
 
@@ -14,22 +15,24 @@ from pathlib import Path
 import pytest
 from support.disk import record_fsyncs
 
-from acl.documents.blobs import SPARES, BlobStore, flush_blobs
+from acl.documents.blobs import SPARES, BlobStore, FolderStore, flush_blobs
+from acl.documents.s3store import S3Store
+from config.settings import StorageSettings
 
 BODY = b"%PDF-1.4 " + os.urandom(70_000)
 SHA = hashlib.sha256(BODY).hexdigest()
 
 
 @pytest.fixture(params=["anonymous", "named"])
-def store(request, tmp_path, monkeypatch) -> BlobStore:
+def store(request, tmp_path, monkeypatch) -> FolderStore:
     if request.param == "named":  # as on a system without O_TMPFILE
         monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     elif not hasattr(os, "O_TMPFILE"):
         pytest.skip("this system has no O_TMPFILE (Linux only)")
-    return BlobStore(tmp_path / "blobs")
+    return FolderStore(tmp_path / "blobs")
 
 
-def visible_temporary_files(store: BlobStore) -> list[str]:
+def visible_temporary_files(store: FolderStore) -> list[str]:
     return sorted(p.name for p in store.tmp.iterdir())
 
 
@@ -93,7 +96,7 @@ def test_a_dropped_store_closes_its_files(tmp_path):
     """The files a store makes ahead are closed with it: a process that makes stores (the
     tests, the CLI) does not run out of descriptors."""
     before = open_descriptors(tmp_path)
-    store = BlobStore(tmp_path / "blobs")
+    store = FolderStore(tmp_path / "blobs")
     for _ in range(3):
         store.put_bytes(os.urandom(100))
     deadline = time.monotonic() + 30
@@ -111,7 +114,7 @@ def synced(monkeypatch) -> list[int]:
     return record_fsyncs(monkeypatch)
 
 
-def inode(store: BlobStore, sha: str) -> int:
+def inode(store: FolderStore, sha: str) -> int:
     return os.stat(store.place(sha)).st_ino
 
 
@@ -122,7 +125,7 @@ def test_each_body_is_durable_before_it_is_named_by_default(store, synced):
 
 
 def test_the_servers_store_makes_small_bodies_durable_in_a_batch(tmp_path, synced):
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     shas = [store.put_bytes(b"%PDF-1.4 " + os.urandom(500))[0] for _ in range(5)]
     assert all(store.exists(sha) for sha in shas)  # named (and readable) at once
     inodes = {inode(store, sha) for sha in shas}
@@ -134,7 +137,7 @@ def test_the_servers_store_makes_small_bodies_durable_in_a_batch(tmp_path, synce
 
 def test_flushing_makes_every_body_named_so_far_durable(tmp_path, synced):
     """What the server does as it stops: then, every body it named is on disk."""
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     flush_blobs()
     assert inode(store, sha) in synced
@@ -143,7 +146,7 @@ def test_flushing_makes_every_body_named_so_far_durable(tmp_path, synced):
 def test_a_large_body_is_durable_before_it_is_named_even_when_syncing_later(tmp_path, synced,
                                                                           monkeypatch):
     monkeypatch.setattr("acl.documents.blobs.WRITEBACK", 1000)  # BODY is "large"
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     assert synced == [inode(store, sha)]
 
@@ -155,7 +158,106 @@ def test_a_failed_later_sync_is_logged(tmp_path, monkeypatch, caplog):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     monkeypatch.setattr("acl.documents.blobs.os.fsync", failing)  # only the later sync calls it
-    store = BlobStore(tmp_path / "blobs", sync_later=True)
+    store = FolderStore(tmp_path / "blobs", sync_later=True)
     sha, _ = store.put_bytes(BODY)
     flush_blobs()
     assert f"Corps {store.place(sha)} non synchronisé sur le disque" in caplog.text
+
+
+# --- the contract every backend keeps: the folder and an S3 bucket (SeaweedFS) -------------
+
+@pytest.fixture(params=["folder", "s3"])
+def any_store(request, tmp_path) -> BlobStore:
+    if request.param == "folder":
+        return FolderStore(tmp_path / "blobs")
+    storage = request.getfixturevalue("s3_storage")
+    return S3Store.from_settings(StorageSettings(**storage), where="test")
+
+
+def test_every_store_files_reads_and_lists_a_body(any_store):
+    assert not any_store.exists(SHA)
+    assert any_store.put_bytes(BODY) == (SHA, len(BODY))
+    assert any_store.put_bytes(BODY) == (SHA, len(BODY))  # the same body is one blob
+    assert any_store.exists(SHA)
+    assert stored(any_store, SHA) == BODY
+    assert any_store.all_hashes() == {SHA}
+    assert any_store.size_of(SHA) == len(BODY)
+    assert any_store.hash_of(SHA) == SHA
+    assert any_store.sound(SHA, len(BODY))
+    assert not any_store.sound(SHA, len(BODY) + 1)
+    assert any_store.temporary_names() == []
+
+
+def test_every_store_serves_ranges_without_reading_the_rest(any_store):
+    sha, size = any_store.put_bytes(BODY)
+    with any_store.open(sha) as body:
+        assert body.seek(60_000) == 60_000
+        assert body.read(100) == BODY[60_000:60_100]
+        assert body.tell() == 60_100
+        body.seek(-10, 2)
+        assert body.read() == BODY[-10:]
+        body.seek(5)
+        assert body.read(4) == BODY[5:9]
+
+
+def test_every_store_keeps_an_empty_body(any_store):
+    sha, size = any_store.put_bytes(b"")
+    assert (sha, size) == (hashlib.sha256(b"").hexdigest(), 0)
+    with any_store.open(sha) as body:
+        assert body.read() == b""
+    assert any_store.sound(sha, 0)
+
+
+def test_a_missing_body_is_told_as_missing(any_store):
+    with pytest.raises(FileNotFoundError):
+        any_store.open(SHA)
+    assert any_store.size_of(SHA) is None
+    assert any_store.hash_of(SHA) is None
+    assert not any_store.sound(SHA, len(BODY))
+
+
+LARGE = os.urandom(20 * 1024 * 1024 + 12345)  # over two S3 parts: a multipart upload
+
+
+def test_every_store_takes_a_large_body_in_pieces(any_store):
+    writer = any_store.writer()
+    for start in range(0, len(LARGE), 256 * 1024):
+        writer.write(LARGE[start:start + 256 * 1024])
+    sha, size = writer.commit()
+    assert (sha, size) == (hashlib.sha256(LARGE).hexdigest(), len(LARGE))
+    assert any_store.hash_of(sha) == sha
+    with any_store.open(sha) as body:
+        body.seek(len(LARGE) - 3_000_000)
+        assert body.read(2_000_000) == LARGE[-3_000_000:-1_000_000]
+    assert any_store.all_hashes() == {sha}
+    assert any_store.temporary_names() == []  # the temporary key is gone
+
+
+def test_a_discarded_large_body_leaves_nothing(any_store):
+    writer = any_store.writer()
+    writer.write(LARGE)
+    writer.discard()
+    assert any_store.all_hashes() == set()
+    assert any_store.temporary_names() == []
+
+
+def test_an_abandoned_upload_is_listed_as_temporary(s3_storage):
+    """A server killed in the middle of a large upload leaves an unfinished multipart
+    upload: `liasse fsck` lists it, as the folder's tmp/ files."""
+    store = S3Store.from_settings(StorageSettings(**s3_storage), where="test")
+    writer = store.writer()
+    writer.write(LARGE[:9 * 1024 * 1024])  # one part sent
+    writer._wait_sent()
+    names = store.temporary_names()
+    assert len(names) == 1 and "inachevé" in names[0]
+    writer.discard()
+    assert store.temporary_names() == []
+
+
+def test_the_folder_tells_its_free_space_and_a_bucket_does_not(any_store):
+    free = any_store.free_bytes()
+    assert (free is None) == isinstance(any_store, S3Store)
+    with any_store.scratch_file() as scratch:
+        scratch.write(b"zip")
+        scratch.seek(0)
+        assert scratch.read() == b"zip"

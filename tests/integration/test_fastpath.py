@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from support.disk import record_fsyncs
 from support.wsgi import InProcessDrive
 
-from acl.documents.blobs import BlobStore, BlobWriter
+from acl.documents.blobs import BlobWriter, FolderStore
 from acl.documents.models import Download, Node, NodeVersion
 from acl.documents.store import used_bytes
 from acl.events.models import Event
@@ -255,7 +255,7 @@ def test_put_whose_body_cannot_be_stored_files_nothing(drive, demo, blobs, monke
         raise OSError(failure, os.strerror(failure))
 
     if failing == "create":
-        monkeypatch.setattr(BlobStore, "temporary_file", fail)
+        monkeypatch.setattr(FolderStore, "temporary_file", fail)
     elif failing == "fsync":
         monkeypatch.setattr("acl.documents.blobs.WRITEBACK", 4)
         monkeypatch.setattr("acl.documents.blobs.os.fsync", fail)

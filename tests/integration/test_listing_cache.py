@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from support.wsgi import InProcessDrive
 
 from acl.documents import store
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import open_store
 from acl.documents.hot import HotQueries
 from acl.documents.models import Node, NodeProperty
 from acl.documents.tree import add_document
@@ -92,7 +92,7 @@ def test_a_change_made_outside_the_drive_shows_at_once(drive, demo, settings):
         company = tx.scalars(select(Company).where(Company.name == "Boulangerie Martin")).one()
         achats = store.resolve(tx, company, ["Achats"])
         user = tx.scalars(select(User).where(User.login == "expert")).one()
-        add_document(tx, BlobStore(settings.data_dir / "blobs"), achats.node, "du-web.pdf",
+        add_document(tx, open_store(settings), achats.node, "du-web.pdf",
                      io.BytesIO(b"%PDF-1.4 web"), deposited_by_id=user.id)
     assert "du-web.pdf" not in before and "du-web.pdf" in listing(drive)
 

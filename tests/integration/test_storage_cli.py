@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from acl.documents import browsing, operations, store
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import BlobStore, open_store
 from acl.documents.models import Node, NodeVersion
 from acl.documents.tree import add_document
 from acl.errors import NotFound
@@ -216,7 +216,7 @@ def test_leftover_temporary_file_is_listed_as_an_interrupted_upload(demo_cli, bl
 
 def test_bodies_in_the_earlier_two_level_layout_are_found_and_read(demo_cli, demo, settings,
                                                                   ctx_of):
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     node_id, sha = document(demo, BAKERY_INVOICE)
     original = read(demo, blobs, ctx_of, "martin", BAKERY, "Achats", BAKERY_INVOICE)
     current = settings.data_dir / "blobs" / sha[:2] / sha

@@ -21,7 +21,7 @@ from support.web import text_of
 
 from acl.db import utcnow
 from acl.documents import store
-from acl.documents.blobs import BlobStore, BlobWriter
+from acl.documents.blobs import BlobWriter, open_store
 from acl.documents.models import Download, Node
 from acl.people import accounts
 from acl.people.models import Company
@@ -98,7 +98,7 @@ def test_read_only_folder_shows_no_deposit_and_refuses_one(demo, visit, node_id,
 
 def test_listing_hides_helper_files_and_shows_the_receipt_columns(demo, settings, visit,
                                                                   node_id):
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     sha, size = blobs.put_bytes(b"finder")
     with demo.transaction() as s:
         bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
@@ -370,7 +370,7 @@ def test_zip_keeps_the_structure_and_holds_only_what_may_be_read(demo, visit, no
 
 
 def test_zip_of_a_folder_leaves_out_helper_files(demo, settings, visit, node_id):
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     sha, size = blobs.put_bytes(b"finder")
     with demo.transaction() as s:
         bakery = s.scalars(select(Company).where(Company.siren == "732829320")).one()
@@ -525,7 +525,7 @@ def test_trash_shows_only_what_the_user_may_restore(demo, visit, node_id):
 # --- escaping and the mount page -----------------------------------------------------------
 
 def test_hostile_names_are_shown_as_text(demo, settings, visit):
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_store(settings)
     sha, size = blobs.put_bytes(b"%PDF-1.4 hostile")
     name = "<script>alert(1)</script>.pdf"
     with demo.transaction() as s:  # the drive refuses "<": only the database holds it

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 
 from acl.db import Database, alembic_config, make_engine, upgrade_schema
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import open_store
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings, load_settings
 
@@ -219,7 +219,7 @@ def _create_demo(engine: Engine, settings_path: Path) -> None:
     settings = load_settings(settings_path)
     with Database(engine).transaction() as session:
         create_demo(session, settings, PasswordHasher(settings.security),
-                    BlobStore(settings.data_dir / "blobs"), DEMO_PASSWORD)
+                    open_store(settings), DEMO_PASSWORD)
 
 
 @contextmanager
