@@ -7,10 +7,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, render_template, request
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from acl.db import Database, as_utc
+from acl.db import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, Database, as_utc
 from acl.documents.blobs import BlobStore
 from acl.errors import Refused
 from acl.people.cabinet import get_cabinet
@@ -91,17 +90,18 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         message = exc.reason or ("Page introuvable." if exc.status == 404 else "Refusé.")
         return render_template("error.html", message=message, code=exc.status), exc.status
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError):
+    def database_unavailable(error: Exception):
         """Busy past its timeout, or gone for a moment: the transaction was rolled back;
         the page says to try again (503 with Retry-After), not an internal error."""
         log.warning("database unavailable on %s %s: answered 503", request.method,
                     request.path, exc_info=True)
         response = app.make_response((render_template(
-            "error.html", code=503, message="Base de données momentanément occupée ou "
-            "injoignable : rien n'a été enregistré, réessayez dans un instant."), 503))
-        response.headers["Retry-After"] = "2"
+            "error.html", code=503, message=UNAVAILABLE_MESSAGE), 503))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    for unavailable in db.unavailable:
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
