@@ -13,6 +13,7 @@ themselves.
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 from support.channels import Browser
 from support.dav import Dav, responses
 from support.nodes import NODE_HEADER, Cluster, cluster
+from support.server import liasse_command
 from support.tcp_proxy import tcp_proxy
 
 from acl.documents.models import Node
@@ -351,3 +353,19 @@ def test_postgresql_gone_for_seconds_is_503_then_every_node_recovers_by_itself(
             for connection in opened:
                 connection.close()
         assert_fsck_clean(c.settings["a"])
+
+
+def test_nodes_started_together_migrate_the_database_once(database_url, settings_file):
+    """After an upgrade every node starts at once, each bringing the schema up to date: one
+    migrates, the others wait and find it done (they failed on what the first had just
+    created, a 'simultaneous operation' refusal, before the migrations took a lock)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several nodes share a PostgreSQL database (LIASSE_TEST_DATABASE_URL)")
+    path = settings_file()  # an empty schema: every migration still to run
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIASSE_")}
+    commands = [subprocess.Popen([*liasse_command(), "--config", str(path), "fsck"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 env=env) for _ in range(3)]
+    outputs = [command.communicate(timeout=300)[0] for command in commands]
+    # Migrated, each then refuses in the one sentence of a database without a firm.
+    assert outputs == ["liasse : Aucun correspondant : lancez d'abord « liasse init ».\n"] * 3
