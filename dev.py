@@ -28,8 +28,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
-# Debian packages the test suite drives (real clients, real browser).
-APT_PACKAGES = ["litmus", "rclone", "cadaver", "davfs2", "chromium"]
+# Debian packages the test suite drives (real clients, real browser, the load balancer).
+APT_PACKAGES = ["litmus", "rclone", "cadaver", "davfs2", "chromium", "haproxy"]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

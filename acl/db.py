@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -172,11 +173,25 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
                       f"{describe_os_error(exc)}.") from None
 
 
+# What a request met by `Database.unavailable` answers (503, with Retry-After in seconds).
+UNAVAILABLE_MESSAGE = ("Base de données momentanément occupée ou injoignable : rien n'a été "
+                       "enregistré, réessayez dans un instant.")
+RETRY_AFTER_SECONDS = 2
+
+
 class Database:
     """The engine and its two session factories: one for reads, one for writes."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The errors that say the database is busy past its timeout (SQLite's one writer) or
+        # out of reach for a moment (PostgreSQL restarting, the network between a node and
+        # it cut): the request's transaction was rolled back and nothing is half-written, so
+        # every edge answers 503 with Retry-After, which clients retry, never 500.
+        # SQLAlchemy wraps the driver's errors in OperationalError; statements run on the
+        # driver directly (acl.documents.hot) raise the driver's own.
+        self.unavailable: tuple[type[BaseException], ...] = (
+            OperationalError, engine.dialect.loaded_dbapi.OperationalError)
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
         self._write = sessionmaker(
             bind=engine.execution_options(sqlite_immediate=True), expire_on_commit=False)

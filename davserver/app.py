@@ -17,6 +17,7 @@ from davserver.gate import DriveGate
 from davserver.locks import DatabaseLockStorage
 from davserver.propfind import ListingCache
 from davserver.provider import LiasseProvider
+from davserver.unavailable import unavailable_is_503
 
 MOUNT_PATH = "/dav"  # must equal the dispatcher prefix: WsgiDAV builds hrefs from it
 
@@ -33,6 +34,7 @@ def build_drive(settings: Settings, db: Database, hasher: PasswordHasher) -> Dri
         # Authentication happens in DriveGate, before WsgiDAV: no HTTPAuthenticator here.
         "middleware_stack": [
             "wsgidav.error_printer.ErrorPrinter",
+            unavailable_is_503(db.unavailable),  # inside ErrorPrinter, which makes a 500
             "wsgidav.dir_browser.WsgiDavDirBrowser",
             "wsgidav.request_resolver.RequestResolver",
         ],

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 
 from wsgidav.dav_error import DAVError
 
+from acl.db import RETRY_AFTER_SECONDS
 from acl.documents.limits import Body
 from acl.errors import Refused, StorageUnavailable
 
-RETRY_AFTER = ("Retry-After", "2")
+RETRY_AFTER = ("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
 def dav_error(refusal: Refused) -> DAVError:

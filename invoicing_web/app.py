@@ -7,10 +7,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, render_template, request
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from acl.db import Database, as_utc
+from acl.db import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, Database, as_utc
 from acl.documents.blobs import open_store
 from acl.errors import Refused, StorageUnavailable
 from acl.people.cabinet import get_cabinet
@@ -91,14 +90,12 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
         message = exc.reason or ("Page introuvable." if exc.status == 404 else "Refusé.")
         return render_template("error.html", message=message, code=exc.status), exc.status
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError):
+    def database_unavailable(error: Exception):
         """Busy past its timeout, or gone for a moment: the transaction was rolled back;
         the page says to try again (503 with Retry-After), not an internal error."""
         log.warning("database unavailable on %s %s: answered 503", request.method,
                     request.path, exc_info=True)
-        return try_again("Base de données momentanément occupée ou injoignable : rien n'a "
-                         "été enregistré, réessayez dans un instant.")
+        return try_again(UNAVAILABLE_MESSAGE)
 
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(error: StorageUnavailable):
@@ -109,8 +106,11 @@ def create_app(settings: Settings, db: Database, *, secure_cookies: bool | None 
     def try_again(message: str):
         response = app.make_response((render_template("error.html", code=503,
                                                       message=message), 503))
-        response.headers["Retry-After"] = "2"
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    for unavailable in db.unavailable:
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

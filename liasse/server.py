@@ -17,9 +17,9 @@ from pathlib import Path
 from cheroot import wsgi
 from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
-from acl.db import Database
+from acl.db import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, Database
 from acl.errors import StorageUnavailable
 from acl.rights.passwords import PasswordHasher
 from config.settings import Settings
@@ -75,21 +75,53 @@ def _dav_discovery(app: WSGIApp) -> WSGIApp:
 
 def build_application(settings: Settings, db: Database) -> WSGIApp:
     hasher = PasswordHasher(settings.security)
-    return _no_body_for_head(busy_database_is_503(wsgi.PathInfoDispatcher({
+    return _no_body_for_head(busy_database_is_503(db, wsgi.PathInfoDispatcher({
         MOUNT_PATH: build_drive(settings, db, hasher),
         "/feeds": build_feeds(settings, db, hasher),
+        HEALTH_PATH: health(db),
         "/": _dav_discovery(create_app(settings, db)),
     })))
 
 
-BUSY = ("Base de données momentanément occupée ou injoignable : rien n'a été enregistré, "
-        "réessayez dans un instant.\n").encode()
+HEALTH_PATH = "/sante"
 
 
+def health(db: Database) -> WSGIApp:
+    """`GET /sante`: 200 while this process serves and reaches the database, else 503 — what
+    a load balancer asks before sending a node requests (README, "Several servers"). No
+    sign-in, nothing written, nothing said but up or down; one `SELECT 1` on a pooled
+    connection (the pool's liveness check replaces one the database dropped)."""
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO", "") not in ("", "/"):
+            return _plain(start_response, "404 Not Found", b"introuvable\n")
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return _plain(start_response, "405 Method Not Allowed", b"GET ou HEAD\n",
+                          [("Allow", "GET, HEAD")])
+        try:
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            log.warning("health check: the database does not answer", exc_info=True)
+            return _plain(start_response, "503 Service Unavailable", BUSY,
+                          [("Retry-After", str(RETRY_AFTER_SECONDS))])
+        return _plain(start_response, "200 OK", b"ok\n")
+
+    return app
+
+
+def _plain(start_response, status: str, body: bytes, extra: list | None = None) -> list:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(body))), *(extra or [])])
+    return [body]
+
+
+BUSY = (UNAVAILABLE_MESSAGE + "\n").encode()
 STORAGE_UNAVAILABLE = f"{StorageUnavailable.reason}\n".encode()
 
 
-def busy_database_is_503(app: WSGIApp) -> WSGIApp:
+def busy_database_is_503(db: Database, app: WSGIApp) -> WSGIApp:
     """A database that is busy past its timeout (SQLite's single writer under a burst of
     first sign-ins) or gone for a moment is a 503 with Retry-After, which clients retry —
     not a 500: the request's transaction was rolled back, nothing is half-written. So is
@@ -99,14 +131,15 @@ def busy_database_is_503(app: WSGIApp) -> WSGIApp:
     def middleware(environ, start_response):
         try:
             return app(environ, start_response)
-        except OperationalError:
+        except db.unavailable:
             log.warning("database unavailable for %s %s: answered 503",
                         environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc_info=True)
             body = BUSY
         except StorageUnavailable:  # logged where it was met (acl.documents.s3store)
             body = STORAGE_UNAVAILABLE
         start_response("503 Service Unavailable", [
-            ("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "2"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Retry-After", str(RETRY_AFTER_SECONDS)),
             ("Content-Length", str(len(body)))], sys.exc_info())
         return [body]
 

@@ -191,6 +191,14 @@ def fsck(settings_path: Path) -> subprocess.CompletedProcess:
                                if not k.startswith("LIASSE_")})
 
 
+def assert_fsck_clean(settings_path: Path) -> None:
+    """`liasse fsck` finds no body missing or damaged and no interrupted upload."""
+    check = fsck(settings_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for problem in ("Contenus manquants", "Contenus altérés", "Envois interrompus"):
+        assert problem not in check.stdout, check.stdout
+
+
 def test_a_server_killed_mid_upload_leaves_a_consistent_store(serve, settings_file, demo,
                                                                settings):
     """SIGKILL while a body arrives: after a restart the document does not exist, no stored

@@ -35,6 +35,7 @@ from tests.e2e.test_mail_alerts import (
     smtp_settings,
     wait_for_mails,
 )
+from tests.e2e.test_upload_integrity import assert_fsck_clean
 
 pytestmark = pytest.mark.e2e
 
@@ -249,6 +250,8 @@ def test_a_worker_killed_in_a_request_is_replaced_while_the_other_serves(workers
     for dav in [*expert.values(), *fresh.values()]:
         dav.close()
     assert server.process.poll() is None
+    # Nothing half-written: no document without its body, no upload left in the store.
+    assert_fsck_clean(Path(demo_settings(server)))
 
 
 def test_sighup_replaces_the_workers_one_by_one_and_the_port_never_goes_unserved(workers):
