@@ -56,6 +56,11 @@ def open_database(settings: Settings) -> Database:
     return Database(engine)
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    """The installation's store of document bodies, for a command."""
+    return BlobStore(settings.data_dir / "blobs")
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -74,7 +79,7 @@ class Runtime:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        return BlobStore(self.settings.data_dir / "blobs")
+        return blob_store(self.settings)
 
     def context(self, session) -> Context:
         """The acting user: `--as LOGIN`, else the cabinet's correspondant."""
