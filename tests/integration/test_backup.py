@@ -385,3 +385,39 @@ def test_backup_is_the_correspondants(cli, tmp_path):
     err = cli.refused("--as", "associe", "backup", str(tmp_path / "sauvegardes"))
     assert "réservée au correspondant" in err
     assert not (tmp_path / "sauvegardes").exists()
+
+
+def test_a_snapshot_of_an_older_schema_is_restored_then_brought_up_to_date(
+        demo, settings, tmp_path, installation):
+    """A snapshot taken by an older Liasse: the schema is made at its revision, the rows go
+    in, then the migrations bring it to this version's."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from acl.db import alembic_config, schema_revision
+
+    engine = make_engine(settings.database.url, create=False)
+    try:
+        command.downgrade(alembic_config(engine), "0013")
+        backup = tmp_path / "sauvegardes"
+        taken = snapshots.take(engine, BlobStore(settings.data_dir / "blobs"), backup)
+    finally:
+        engine.dispose()
+    assert taken.manifest.revision == "0013"
+    assert "invoicing_consent" not in {t.name for t in taken.manifest.tables}
+
+    target = installation(backend_of(settings))
+    target.ok("restore", str(backup))
+    url = load_settings(target.config).database.url
+    restored = table_rows(url)
+    expected = snapshot_rows(only_snapshot(backup))
+    assert restored["user_account"] == expected["user_account"]
+    assert restored["node"] == expected["node"]
+    assert restored["invoicing_consent"] == []  # made by the newer migration, empty
+    engine = make_engine(url, create=False)
+    try:
+        with engine.connect() as connection:
+            head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+            assert schema_revision(connection) == head != "0013"
+    finally:
+        engine.dispose()
