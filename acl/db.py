@@ -257,3 +257,39 @@ def _folded_sqlite(element, compiler, **kw) -> str:
 def _folded_postgresql(element, compiler, **kw) -> str:
     quoted = PLAIN.replace("'", "''")
     return f"translate(lower({compiler.process(element.clauses, **kw)}), '{ACCENTED}', '{quoted}')"
+
+
+def schema_revision(connection) -> str | None:
+    """The migration the database is at (None: no Liasse schema)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def known_revision(revision: str) -> str | None:
+    """The revision if this version of Liasse has its migration, else None (a newer one)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    script = ScriptDirectory(str(Path(__file__).parent / "migrations"))
+    try:
+        return revision if script.get_revision(revision) is not None else None
+    except CommandError:
+        return None
+
+
+def migrate_to(engine: Engine, revision: str) -> None:
+    """Bring the schema up (or an empty one down) to `revision`, a known one."""
+    from alembic import command
+
+    with engine.connect() as connection:
+        current = schema_revision(connection)
+    config = alembic_config(engine)
+    if current is None or current == revision:
+        command.upgrade(config, revision)
+    else:
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(config)
+        ahead = revision in {r.revision for r in script.iterate_revisions(current, "base")}
+        (command.downgrade if ahead else command.upgrade)(config, revision)

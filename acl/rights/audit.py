@@ -141,6 +141,7 @@ ACTION_LABELS = {
     "import": "Import de fichier", "lock.break": "Levée de verrou",
     "trash.purge": "Purge de la corbeille", "fsck": "Contrôle d'intégrité",
     "storage.migrate": "Migration des contenus vers S3",
+    "backup": "Sauvegarde", "restore": "Restauration d'une sauvegarde",
     "audit.read": "Lecture du journal", "outbox.read": "Lecture de la file d'envoi",
     "invoicing.consent_grant": "Facturation ouverte au cabinet",
     "invoicing.consent_revoke": "Facturation refermée au cabinet",

@@ -21,6 +21,7 @@ from acl.errors import Refused, StorageUnavailable, describe_database_error
 from config.settings import SettingsError
 from liasse.cli import (
     audit,
+    backup,
     companies,
     i18n,
     importing,
@@ -58,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "règles de délégation de ce compte s'appliquent")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
                                 parser_class=Parser)
-    for module in (setup, companies, users, portfolios, importing, storage, mail, audit,
-                   sync):
+    for module in (setup, companies, users, portfolios, importing, storage, backup, mail,
+                   audit, sync):
         module.register(sub)
     _french_placeholders(parser)
     return parser

@@ -56,6 +56,12 @@ def open_database(settings: Settings) -> Database:
     return Database(engine)
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    """The installation's store of document bodies (the folder or the bucket), for a
+    command."""
+    return open_store(settings)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -74,7 +80,7 @@ class Runtime:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        return open_store(self.settings)
+        return blob_store(self.settings)
 
     def context(self, session) -> Context:
         """The acting user: `--as LOGIN`, else the cabinet's correspondant."""

@@ -194,7 +194,7 @@ def _check_folder(folder: Path) -> None:
         raise Refused(f"Dossier inutilisable : {folder} ({exc}).") from None
 
 
-class _Undo:
+class Undo:
     """What a setup command creates, removed again if the command fails: a refused command
     leaves nothing behind (no half-made data folder, settings or database)."""
 
@@ -236,7 +236,7 @@ class _Undo:
         self._paths.clear()
 
 
-def _write_settings(path: Path, text: str, undo: _Undo) -> None:
+def _write_settings(path: Path, text: str, undo: Undo) -> None:
     undo.mkdir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # holds a secret
@@ -317,7 +317,7 @@ def init_command(args: argparse.Namespace) -> int:
         settings = load_settings(path)
     password = read_password(args, "Mot de passe du correspondant : ")
     _check_install_input(args, password, settings)
-    undo = _Undo()
+    undo = Undo()
     try:
         if text is not None:
             _write_settings(path, text, undo)
@@ -553,7 +553,7 @@ def demo_command(args: argparse.Namespace) -> int:
     path = data / SETTINGS_FILENAME
     _check_folder(data)
     fresh = not (path.exists() or path.is_symlink())
-    undo = _Undo()
+    undo = Undo()
     rt = None
     try:
         if fresh:
@@ -605,7 +605,7 @@ def demo_command(args: argparse.Namespace) -> int:
         rt.close()
 
 
-def _ensure_demo_certificate(path: Path, data: Path, host: str, undo: _Undo) -> None:
+def _ensure_demo_certificate(path: Path, data: Path, host: str, undo: Undo) -> None:
     """Generate the demo's self-signed pair once and point the settings at it."""
     cert, key = data / "tls" / "liasse.crt", data / "tls" / "liasse.key"
     if not cert.exists():
@@ -631,7 +631,7 @@ def cert_command(args: argparse.Namespace) -> int:
     cert, key = out / "liasse.crt", out / "liasse.key"
     if cert.exists() or key.exists():
         raise Refused(f"{cert} existe déjà : supprimez-le ou choisissez un autre --out.")
-    undo = _Undo()
+    undo = Undo()
     try:
         undo.mkdir(out)
         make_self_signed(cert, key, hosts)

@@ -27,7 +27,8 @@ ALLOWED = {
 FRAMEWORKS = {"flask", "werkzeug", "jinja2", "wsgidav", "cheroot"}
 # The wings of the domain that have only one job each; an empty home must stay importable
 # without a framework too (invoicing, messaging and calendar are filled by later issues).
-WINGS = ("rights", "people", "documents", "events", "invoicing", "messaging", "calendar")
+WINGS = ("rights", "people", "documents", "events", "invoicing", "messaging", "calendar",
+         "backup")
 
 
 def _imports(path: Path) -> set[str]:
