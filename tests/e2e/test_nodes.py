@@ -32,7 +32,10 @@ from support.nodes import NODE_HEADER, Cluster, cluster
 from support.server import liasse_command
 from support.tcp_proxy import tcp_proxy
 
+from acl.documents.blobs import open_store
+from acl.documents.migration import migrate
 from acl.documents.models import Node
+from config.settings import load_settings
 from tests.e2e.test_mail_alerts import (
     FAST_ALERTS,
     STAFF,
@@ -52,11 +55,19 @@ UPLOAD_THREADS = 4
 RETRIES = 5
 
 
-@pytest.fixture(params=["folder"])
-def node_storage(request, settings) -> dict:
+@pytest.fixture(params=["folder", "bucket"])
+def node_storage(request, settings, settings_file, demo) -> dict:
     """The [storage] section every node gets: one data folder for all of them (in
-    production on NFS). A bucket ([storage] backend = "s3") is another parameter."""
-    return {"data_dir": str(settings.data_dir)}
+    production on NFS), or one S3 bucket (a real SeaweedFS) that the demo's bodies were
+    first migrated to, as `liasse storage migrate` does."""
+    shared = {"data_dir": str(settings.data_dir)}
+    if request.param == "folder":
+        return shared
+    bucket = {**shared, **request.getfixturevalue("s3_storage")}
+    moved = migrate(open_store(settings),
+                    open_store(load_settings(settings_file(storage=bucket))))
+    assert moved.copied > 0 and moved.copied == moved.total
+    return bucket
 
 
 @pytest.fixture
