@@ -24,7 +24,7 @@ from acl.backup import rows, snapshots
 from acl.backup.manifest import BLOBS, MANIFEST, SNAPSHOTS, read_lines, snapshot_names
 from acl.db import make_engine
 from acl.documents import browsing, operations
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import FolderStore, open_store
 from acl.documents.limits import Limits
 from config.settings import load_settings
 from tests.integration.test_cli import Cli
@@ -43,13 +43,13 @@ def installation(tmp_path, capsys, monkeypatch) -> Iterator[Callable[[str], Cli]
     settings written, nothing else), dropped at the end."""
     stack = []
 
-    def make(backend: str) -> Cli:
+    def make(backend: str, **sections: dict) -> Cli:
         folder = tmp_path / f"restored-{len(stack)}"
         folder.mkdir()
         context = empty_database(backend, folder)
         url = context.__enter__()
         stack.append(context)
-        return Cli(write_settings(folder, url), capsys, monkeypatch)
+        return Cli(write_settings(folder, url, **sections), capsys, monkeypatch)
 
     yield make
     for context in reversed(stack):
@@ -94,7 +94,7 @@ def deposit(settings, db, ctx_of, name: str, data: bytes, folder: str = BAKERY_A
     with db.transaction() as tx:
         principal = ctx_of("expert", tx).principal
         target = browsing.open_drive_path(tx, principal, folder)
-        operations.deposit_bytes(tx, principal, BlobStore(settings.data_dir / "blobs"),
+        operations.deposit_bytes(tx, principal, open_store(settings),
                                  Limits.from_settings(settings.drive), target, name, data)
 
 
@@ -126,7 +126,7 @@ def assert_restored(source: Path, target_settings_path: Path) -> None:
         else:
             assert got == lines, name
     manifest = json.loads((source / MANIFEST).read_text())
-    store = BlobStore(target.data_dir / "blobs")
+    store = open_store(target)
     bodies = [json.loads(line) for line in read_lines(source / "bodies.jsonl.gz")]
     assert len(bodies) == manifest["bodies"] > 0
     for sha, size in bodies:
@@ -160,6 +160,28 @@ def test_round_trip_gives_back_every_row_and_body(cli, demo, settings, ctx_of, t
     assert snapshot.name in target.ok("audit", "--action", "restore")
 
 
+def test_round_trip_through_an_s3_bucket(cli, demo, settings, tmp_path, installation,
+                                         s3_storage):
+    """A folder installation restored into one whose bodies live in a bucket (a real
+    SeaweedFS), then that one backed up and restored into a folder again: the backup reads
+    and writes bodies through the store, whichever it is."""
+    first = tmp_path / "sauvegardes"
+    cli.ok("backup", str(first))
+    on_s3 = installation(backend_of(settings), storage={
+        "data_dir": str(tmp_path / "restored-s3-data"), **s3_storage})
+    on_s3.ok("restore", str(first))
+    assert_restored(only_snapshot(first), on_s3.config)
+    assert not (tmp_path / "restored-s3-data" / "blobs").exists()  # in the bucket only
+    assert "Aucun problème." in on_s3.ok("fsck")
+
+    second = tmp_path / "sauvegardes-s3"
+    on_s3.ok("backup", str(second))
+    back = installation(backend_of(settings))
+    back.ok("restore", str(second))
+    assert_restored(only_snapshot(second), back.config)
+    assert "Aucun problème." in back.ok("fsck")
+
+
 @pytest.mark.skipif(not PG_URL, reason="no PostgreSQL: set LIASSE_TEST_DATABASE_URL")
 def test_restore_into_the_other_database(cli, demo, settings, tmp_path, installation):
     """SQLite to PostgreSQL (how a firm moves to PostgreSQL), and back."""
@@ -185,7 +207,7 @@ def test_second_backup_copies_only_new_bodies(cli, demo, settings, ctx_of, tmp_p
     names = snapshot_names(backup)
     assert len(names) == 3 and len(set(names)) == 3  # the previous snapshots are kept
     # every body in the folder is whole and named by its hash
-    store = BlobStore(backup / BLOBS)
+    store = FolderStore(backup / BLOBS)
     for sha in store.all_hashes():
         with store.open(sha) as stream:
             assert hashlib.sha256(stream.read()).hexdigest() == sha
@@ -203,7 +225,7 @@ def test_check_reads_a_backup_whole(cli, tmp_path):
 def test_a_body_missing_from_the_installation_is_named(cli, demo, settings, tmp_path):
     """The snapshot is still written (the database is worth keeping), the exit code says it
     is not whole."""
-    sha = next(iter(BlobStore(settings.data_dir / "blobs").all_hashes()))
+    sha = next(iter(open_store(settings).all_hashes()))
     for path in (settings.data_dir / "blobs").rglob(sha):
         path.unlink()
     code, out, err = cli("backup", str(tmp_path / "sauvegardes"))
@@ -229,7 +251,7 @@ def test_an_interrupted_backup_is_never_taken_for_a_complete_one(cli, demo, sett
                 if stage == "bodies" and done == 0:
                     os._exit(9)
             engine = make_engine(settings.database.url, create=False)
-            snapshots.take(engine, BlobStore(settings.data_dir / "blobs"), backup,
+            snapshots.take(engine, open_store(settings), backup,
                            progress=die)
         finally:
             os._exit(3)  # never reached the interruption: the test fails below
@@ -400,7 +422,7 @@ def test_a_snapshot_of_an_older_schema_is_restored_then_brought_up_to_date(
     try:
         command.downgrade(alembic_config(engine), "0013")
         backup = tmp_path / "sauvegardes"
-        taken = snapshots.take(engine, BlobStore(settings.data_dir / "blobs"), backup)
+        taken = snapshots.take(engine, open_store(settings), backup)
     finally:
         engine.dispose()
     assert taken.manifest.revision == "0013"
