@@ -34,7 +34,7 @@ from acl.backup.manifest import (
 )
 from acl.backup.snapshots import copy_body
 from acl.db import known_revision, migrate_to, schema_revision, upgrade_schema
-from acl.documents.blobs import CHUNK, BlobStore
+from acl.documents.blobs import CHUNK, BlobStore, FolderStore
 from acl.errors import Refused
 
 Progress = Callable[[str, int, int], None]
@@ -79,7 +79,7 @@ def check(source: Path, name: str | None, *, progress: Progress | None = None) -
             raise DamagedBackup(f"Sauvegarde incomplète : {path} contient {count} ligne(s), le "
                                 f"manifeste en annonce {table.rows}.")
     progress("check", len(manifest.tables), len(manifest.tables))
-    store = BlobStore(source / BLOBS)
+    store = FolderStore(source / BLOBS)
     bodies = list(body_entries(folder, manifest))
     for sha, _ in bodies:
         if not store.exists(sha):
@@ -120,7 +120,7 @@ def restore(engine: Engine, store: BlobStore, source: Path, name: str | None, *,
 def verify_bodies(source: Path, checked: Checked, *, progress: Progress | None = None) -> None:
     """Read every body of the snapshot back against its name and size (`--check`)."""
     progress = progress or (lambda *_: None)
-    backup = BlobStore(source / BLOBS)
+    backup = FolderStore(source / BLOBS)
     for done, (sha, size) in enumerate(checked.bodies):
         if done % 100 == 0:
             progress("verify", done, len(checked.bodies))
@@ -136,7 +136,7 @@ def verify_bodies(source: Path, checked: Checked, *, progress: Progress | None =
 
 
 def _copy_bodies(source: Path, store: BlobStore, checked: Checked, progress: Progress) -> int:
-    backup = BlobStore(source / BLOBS)
+    backup = FolderStore(source / BLOBS)
     copied = 0
     for done, (sha, size) in enumerate(checked.bodies):
         if done % 100 == 0:

@@ -47,7 +47,7 @@ from acl.backup.manifest import (
     write_lines,
 )
 from acl.db import schema_revision
-from acl.documents.blobs import CHUNK, BlobStore
+from acl.documents.blobs import CHUNK, BlobStore, FolderStore
 from acl.documents.integrity import referenced_hashes
 from acl.errors import Refused, describe_os_error
 
@@ -90,7 +90,7 @@ def take(engine: Engine, store: BlobStore, destination: Path, *,
             (partial / "tables").mkdir(mode=0o700)
             revision, dialect, tables, files, hashes = _dump_database(engine, partial,
                                                                       progress)
-            backup_store = BlobStore(destination / BLOBS)
+            backup_store = FolderStore(destination / BLOBS)
             bodies, unavailable, copied = _copy_bodies(store, backup_store, sorted(hashes),
                                                        progress)
             files[BODIES_FILE], _ = write_lines(

@@ -24,7 +24,7 @@ from acl.backup import rows, snapshots
 from acl.backup.manifest import BLOBS, MANIFEST, SNAPSHOTS, read_lines, snapshot_names
 from acl.db import make_engine
 from acl.documents import browsing, operations
-from acl.documents.blobs import BlobStore
+from acl.documents.blobs import FolderStore
 from acl.documents.limits import Limits
 from config.settings import load_settings
 from tests.integration.test_cli import Cli
@@ -94,7 +94,7 @@ def deposit(settings, db, ctx_of, name: str, data: bytes, folder: str = BAKERY_A
     with db.transaction() as tx:
         principal = ctx_of("expert", tx).principal
         target = browsing.open_drive_path(tx, principal, folder)
-        operations.deposit_bytes(tx, principal, BlobStore(settings.data_dir / "blobs"),
+        operations.deposit_bytes(tx, principal, FolderStore(settings.data_dir / "blobs"),
                                  Limits.from_settings(settings.drive), target, name, data)
 
 
@@ -126,7 +126,7 @@ def assert_restored(source: Path, target_settings_path: Path) -> None:
         else:
             assert got == lines, name
     manifest = json.loads((source / MANIFEST).read_text())
-    store = BlobStore(target.data_dir / "blobs")
+    store = FolderStore(target.data_dir / "blobs")
     bodies = [json.loads(line) for line in read_lines(source / "bodies.jsonl.gz")]
     assert len(bodies) == manifest["bodies"] > 0
     for sha, size in bodies:
@@ -185,7 +185,7 @@ def test_second_backup_copies_only_new_bodies(cli, demo, settings, ctx_of, tmp_p
     names = snapshot_names(backup)
     assert len(names) == 3 and len(set(names)) == 3  # the previous snapshots are kept
     # every body in the folder is whole and named by its hash
-    store = BlobStore(backup / BLOBS)
+    store = FolderStore(backup / BLOBS)
     for sha in store.all_hashes():
         with store.open(sha) as stream:
             assert hashlib.sha256(stream.read()).hexdigest() == sha
@@ -203,7 +203,7 @@ def test_check_reads_a_backup_whole(cli, tmp_path):
 def test_a_body_missing_from_the_installation_is_named(cli, demo, settings, tmp_path):
     """The snapshot is still written (the database is worth keeping), the exit code says it
     is not whole."""
-    sha = next(iter(BlobStore(settings.data_dir / "blobs").all_hashes()))
+    sha = next(iter(FolderStore(settings.data_dir / "blobs").all_hashes()))
     for path in (settings.data_dir / "blobs").rglob(sha):
         path.unlink()
     code, out, err = cli("backup", str(tmp_path / "sauvegardes"))
@@ -229,7 +229,7 @@ def test_an_interrupted_backup_is_never_taken_for_a_complete_one(cli, demo, sett
                 if stage == "bodies" and done == 0:
                     os._exit(9)
             engine = make_engine(settings.database.url, create=False)
-            snapshots.take(engine, BlobStore(settings.data_dir / "blobs"), backup,
+            snapshots.take(engine, FolderStore(settings.data_dir / "blobs"), backup,
                            progress=die)
         finally:
             os._exit(3)  # never reached the interruption: the test fails below
@@ -400,7 +400,7 @@ def test_a_snapshot_of_an_older_schema_is_restored_then_brought_up_to_date(
     try:
         command.downgrade(alembic_config(engine), "0013")
         backup = tmp_path / "sauvegardes"
-        taken = snapshots.take(engine, BlobStore(settings.data_dir / "blobs"), backup)
+        taken = snapshots.take(engine, FolderStore(settings.data_dir / "blobs"), backup)
     finally:
         engine.dispose()
     assert taken.manifest.revision == "0013"
