@@ -9,7 +9,7 @@ system's temporary folder, `TMPDIR`, which needs room for the large bodies being
 `O_TMPFILE` on Linux, so the file disappears with the process, however it ends); at the end
 it is sent under its hashed key as a multipart upload of several parts in flight (`UPLOAD`),
 unless the bucket holds that body already. Nothing reaches the bucket before `commit`, and
-no server-side copy is needed (SeaweedFS rewrites a copied object whole: it cost a third of
+no server-side copy is needed (SeaweedFS rewrites a copied object whole: it cost a quarter of
 a 256 MiB upload). `discard` drops the spool; a failed upload is aborted by boto3's transfer
 manager. A server killed while it sent a body leaves an unfinished multipart upload that
 `liasse fsck` lists, as the folder's tmp/ files (the temporary keys `<prefix>tmp/put-…` of
