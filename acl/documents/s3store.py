@@ -2,14 +2,18 @@
 `[storage] backend = "s3"`. Content-addressed as the local folder: key
 `<prefix>blobs/<sha[:2]>/<sha>`, written once, never changed.
 
-**Uploads are streamed**, never held whole in memory. A body smaller than one part (`PART`)
-is buffered and sent as one PutObject once its hash is known. A larger one starts a
-multipart upload to a temporary key (`<prefix>tmp/put-<random>`) as it arrives: each full
-part is sent by a thread of the writer's own while the next one fills (two parts in memory
-at most); at the end the upload is completed, copied by the server to its hashed key (unless
-that body is stored already) and the temporary key deleted. `discard` aborts the multipart
-upload. An upload interrupted by a killed process leaves a multipart upload or a temporary
-key that `liasse fsck` lists, as the folder's tmp/ files.
+**Uploads are streamed**, never held whole in memory. A body of at most `PART` bytes is
+buffered and sent as one PutObject once its hash is known. A larger one is spooled while it
+arrives (and is hashed) to an anonymous local temporary file (`tempfile.TemporaryFile`: the
+system's temporary folder, `TMPDIR`, which needs room for the large bodies being received;
+`O_TMPFILE` on Linux, so the file disappears with the process, however it ends); at the end
+it is sent under its hashed key as a multipart upload of several parts in flight (`UPLOAD`),
+unless the bucket holds that body already. Nothing reaches the bucket before `commit`, and
+no server-side copy is needed (SeaweedFS rewrites a copied object whole: it cost a quarter of
+a 256 MiB upload). `discard` drops the spool; a failed upload is aborted by boto3's transfer
+manager. A server killed while it sent a body leaves an unfinished multipart upload that
+`liasse fsck` lists, as the folder's tmp/ files (the temporary keys `<prefix>tmp/put-…` of
+earlier versions are listed too).
 
 **Reads are ranged and lazy**: `open` asks for the first window of the body (which also
 tells whether it exists and its size); a seek moves to another window without reading what
@@ -26,11 +30,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
+import tempfile
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 import botocore.exceptions
@@ -45,10 +48,14 @@ from config.settings import SettingsError
 if TYPE_CHECKING:
     from config.settings import StorageSettings
 
-PART = 8 * 1024 * 1024  # a multipart upload's part (S3's least is 5 MiB, but for the last)
+PART = 8 * 1024 * 1024  # the largest body sent in one PutObject, from memory
+# A larger body's multipart upload, from its spool: parts of 16 MiB, four in flight, as many
+# in memory at most (bench/README.md, "Bodies in the local folder against S3").
+UPLOAD = TransferConfig(multipart_threshold=PART, multipart_chunksize=16 * 1024 * 1024,
+                        max_concurrency=4)
+UPLOAD.max_in_memory_upload_chunks = 4  # s3transfer's setting, which boto3's does not pass
 FIRST_WINDOW = 1024 * 1024  # what `open` asks for first: a small body in one request
 MAX_WINDOW = 64 * 1024 * 1024  # the widest ranged GET a reader makes
-COPY_LIMIT = 5 * 1024**3  # CopyObject's largest source; beyond, a multipart copy
 MISSING = {"404", "NoSuchKey", "NotFound"}
 
 log = logging.getLogger("liasse.blobs")
@@ -126,9 +133,6 @@ class S3Store(BlobStore):
     def key(self, sha256: str) -> str:
         return f"{self._blobs}{sha256[:2]}/{sha256}"
 
-    def temporary_key(self) -> str:
-        return f"{self._tmp}put-{os.urandom(8).hex()}"
-
     def writer(self) -> S3Writer:
         return S3Writer(self)
 
@@ -159,38 +163,17 @@ class S3Store(BlobStore):
                 if len(key.rpartition("/")[2]) == 64}
 
     def temporary_names(self) -> list[str]:
-        """Temporary keys, and multipart uploads never completed nor aborted."""
+        """Multipart uploads never completed nor aborted (a server killed while it sent a
+        large body), and the temporary keys earlier versions used."""
         names = [key[len(self._tmp):] for key in self._keys(self._tmp)]
         with _calls("LIST uploads"):
-            pages = self.client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.bucket, Prefix=self._tmp)
-            for page in pages:
-                names += [f"{upload['Key'][len(self._tmp):]} (envoi en plusieurs parties "
-                          "inachevé)" for upload in page.get("Uploads", ())]
+            for prefix in (self._blobs, self._tmp):
+                pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                    Bucket=self.bucket, Prefix=prefix)
+                for page in pages:
+                    names += [f"{upload['Key'][len(self.prefix):]} (envoi en plusieurs "
+                              "parties inachevé)" for upload in page.get("Uploads", ())]
         return sorted(names)
-
-    def file_as(self, source: str, sha256: str, size: int) -> None:
-        """Copy the completed temporary key to the body's own (on the server), unless the
-        body is stored already."""
-        target = self.key(sha256)
-        with _calls(f"COPY {sha256}"):
-            try:
-                self.client.head_object(Bucket=self.bucket, Key=target)
-                return
-            except botocore.exceptions.ClientError as error:
-                if str(error.response.get("Error", {}).get("Code", "")) not in MISSING:
-                    raise
-            if size < COPY_LIMIT:
-                self.client.copy_object(Bucket=self.bucket, Key=target,
-                                        CopySource={"Bucket": self.bucket, "Key": source})
-            else:
-                self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
-                                 Config=TransferConfig(multipart_threshold=COPY_LIMIT,
-                                                       multipart_chunksize=1024**3))
-
-    def delete_key(self, key: str) -> None:
-        with _calls(f"DELETE {key}"):
-            self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
 class S3Writer:
@@ -202,11 +185,7 @@ class S3Writer:
         self._digest = hashlib.sha256()
         self._buffer = bytearray()
         self.size = 0
-        self._key: str | None = None  # the temporary key of a multipart upload
-        self._upload_id: str | None = None
-        self._parts: list[dict] = []
-        self._sending: Future | None = None
-        self._sender: ThreadPoolExecutor | None = None
+        self._spool: BinaryIO | None = None  # a large body's anonymous local file
         self._done = False
 
     @property
@@ -215,62 +194,33 @@ class S3Writer:
 
     def write(self, data: bytes) -> int:
         self._digest.update(data)
-        self._buffer += data
         self.size += len(data)
-        if len(self._buffer) >= PART:
-            self._send_part(bytes(self._buffer[:PART]))
-            del self._buffer[:PART]
+        if self._spool is not None:
+            self._spool.write(data)
+        elif len(self._buffer) + len(data) <= PART:
+            self._buffer += data
+        else:  # too large for one request: to the spool, with what came before
+            self._spool = tempfile.TemporaryFile(prefix="liasse-s3-")  # noqa: SIM115
+            self._spool.write(self._buffer)
+            self._spool.write(data)
+            self._buffer = bytearray()
         return len(data)
 
-    def _send_part(self, part: bytes) -> None:
-        """Hand a full part to the sender thread once the previous one has gone."""
-        store = self.store
-        if self._upload_id is None:
-            self._key = store.temporary_key()
-            with _calls("CREATE multipart upload"):
-                self._upload_id = store.client.create_multipart_upload(
-                    Bucket=store.bucket, Key=self._key)["UploadId"]
-            self._sender = ThreadPoolExecutor(max_workers=1,
-                                              thread_name_prefix="liasse-s3-part")
-        self._wait_sent()
-        number = len(self._parts) + 1
-        self._parts.append({"PartNumber": number})
-        self._sending = self._sender.submit(self._upload_part, number, part)
-
-    def _upload_part(self, number: int, part: bytes) -> None:
-        store = self.store
-        with _calls(f"PUT part {number}"):
-            answer = store.client.upload_part(Bucket=store.bucket, Key=self._key,
-                                              UploadId=self._upload_id, PartNumber=number,
-                                              Body=part)
-        self._parts[number - 1]["ETag"] = answer["ETag"]
-
-    def _wait_sent(self) -> None:
-        if self._sending is not None:
-            sending, self._sending = self._sending, None
-            sending.result()  # its error, if any, is this write's
-
     def commit(self) -> tuple[str, int]:
-        """Make the body visible under its hash (the multipart upload completed and copied
-        first, then the temporary key deleted)."""
+        """Make the body visible under its hash: one PutObject for a small body; a large
+        one is sent from its spool as a multipart upload of parts in parallel, unless the
+        bucket holds that body already."""
         try:
             sha, store = self._digest.hexdigest(), self.store
-            if self._upload_id is None:
+            if self._spool is None:
                 with _calls(f"PUT {sha}"):
                     store.client.put_object(Bucket=store.bucket, Key=store.key(sha),
                                             Body=bytes(self._buffer))
-            else:
-                if self._buffer or not self._parts:
-                    self._send_part(bytes(self._buffer))
-                self._wait_sent()
-                with _calls("COMPLETE multipart upload"):
-                    store.client.complete_multipart_upload(
-                        Bucket=store.bucket, Key=self._key, UploadId=self._upload_id,
-                        MultipartUpload={"Parts": self._parts})
-                self._upload_id = None  # completed: the temporary key is what is left
-                store.file_as(self._key, sha, self.size)
-                store.delete_key(self._key)
-                self._key = None
+            elif store.size_of(sha) != self.size:
+                self._spool.seek(0)
+                with _calls(f"PUT {sha}"):
+                    store.client.upload_fileobj(self._spool, store.bucket, store.key(sha),
+                                                Config=UPLOAD)
             self._done = True
             self._finish()
             return sha, self.size
@@ -279,31 +229,16 @@ class S3Writer:
             raise
 
     def discard(self) -> None:
-        """Abort the multipart upload, or delete the temporary key of a completed one
-        (nothing once committed). Best effort: a bucket gone away keeps them, and `fsck`
-        lists them."""
-        if self._done:
-            return
+        """Drop what was received (nothing was sent to the bucket before `commit`; a failed
+        multipart upload is aborted by boto3's transfer manager)."""
         self._done = True
-        store = self.store
-        try:
-            if self._sending is not None:
-                self._sending.exception()  # let the part in flight end first
-            if self._upload_id is not None:
-                store.client.abort_multipart_upload(Bucket=store.bucket, Key=self._key,
-                                                    UploadId=self._upload_id)
-            elif self._key is not None:
-                store.client.delete_object(Bucket=store.bucket, Key=self._key)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            log.warning("S3 upload %s not cleaned up: %s", self._key, error)
-        finally:
-            self._finish()
+        self._finish()
 
     def _finish(self) -> None:
         self._buffer = bytearray()
-        if self._sender is not None:
-            self._sender.shutdown(wait=False)
-            self._sender = None
+        if self._spool is not None:
+            self._spool.close()  # an anonymous file: gone with its last descriptor
+            self._spool = None
 
 
 class RangedReader(io.RawIOBase):

@@ -9,6 +9,8 @@ import errno
 import gc
 import hashlib
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -241,17 +243,76 @@ def test_a_discarded_large_body_leaves_nothing(any_store):
     assert any_store.temporary_names() == []
 
 
-def test_an_abandoned_upload_is_listed_as_temporary(s3_storage):
-    """A server killed in the middle of a large upload leaves an unfinished multipart
-    upload: `liasse fsck` lists it, as the folder's tmp/ files."""
+KILLED_UPLOAD = """
+import os, sys
+from acl.documents.s3store import S3Store
+from config.settings import StorageSettings
+store = S3Store.from_settings(StorageSettings(backend="s3", s3_endpoint=sys.argv[1],
+                                              s3_bucket=sys.argv[2]), where="test")
+writer = store.writer()
+for _ in range(256):
+    writer.write(os.urandom(1024 * 1024))
+print(writer.sha256, flush=True)
+writer.commit()
+"""
+
+
+def test_a_server_killed_while_it_sends_a_large_body_leaves_only_what_fsck_lists(
+        s3_storage):
+    """A process killed while it sends a large body to the bucket: its local spool goes with
+    it, the body's key stays absent, and the unfinished multipart upload is listed by
+    `liasse fsck` (`temporary_names`), as the folder's tmp/ files."""
+    store = S3Store.from_settings(StorageSettings(**s3_storage), where="test")
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_UPLOAD, s3_storage["s3_endpoint"],
+         s3_storage["s3_bucket"]], stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2])
+    try:
+        sha = child.stdout.readline().strip()  # its body is complete: the upload starts
+        uploads: list = []
+        for _ in range(10_000):  # bounded: until the multipart upload shows
+            uploads = store.client.list_multipart_uploads(
+                Bucket=store.bucket).get("Uploads", [])
+            if uploads or child.poll() is not None:
+                break
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    assert len(sha) == 64 and uploads, "the upload ended before it was seen"
+    assert store.size_of(sha) is None
+    assert store.temporary_names() == [
+        f"blobs/{sha[:2]}/{sha} (envoi en plusieurs parties inachevé)"]
+    for upload in uploads:
+        store.client.abort_multipart_upload(Bucket=store.bucket, Key=upload["Key"],
+                                            UploadId=upload["UploadId"])
+    assert store.temporary_names() == []
+
+
+def test_a_large_body_already_in_the_bucket_is_not_sent_again(s3_storage):
+    """The second upload of a large body finds it in the bucket and sends nothing: the
+    bucket's object keeps its first upload's date and identity (ETag)."""
+    store = S3Store.from_settings(StorageSettings(**s3_storage), where="test")
+    sha, _ = store.put_bytes(LARGE)
+    first = store.client.head_object(Bucket=store.bucket, Key=store.key(sha))
+    assert store.put_bytes(LARGE) == (sha, len(LARGE))
+    again = store.client.head_object(Bucket=store.bucket, Key=store.key(sha))
+    assert (again["ETag"], again["LastModified"]) == (first["ETag"], first["LastModified"])
+    assert store.hash_of(sha) == sha
+
+
+def test_a_large_body_is_spooled_to_an_anonymous_file_not_to_the_bucket(s3_storage):
+    """While a large body arrives nothing is in the bucket (no temporary key, no upload)
+    and the spool is a file without a name; a discard leaves nothing anywhere."""
     store = S3Store.from_settings(StorageSettings(**s3_storage), where="test")
     writer = store.writer()
-    writer.write(LARGE[:9 * 1024 * 1024])  # one part sent
-    writer._wait_sent()
-    names = store.temporary_names()
-    assert len(names) == 1 and "inachevé" in names[0]
+    writer.write(LARGE)
+    spool = Path(f"/proc/self/fd/{writer._spool.fileno()}")
+    assert os.readlink(spool).endswith("(deleted)")
+    assert store.temporary_names() == [] and store.all_hashes() == set()
     writer.discard()
-    assert store.temporary_names() == []
+    assert not spool.exists()
+    assert store.temporary_names() == [] and store.all_hashes() == set()
 
 
 def test_the_folder_tells_its_free_space_and_a_bucket_does_not(any_store):
