@@ -3,6 +3,7 @@
 `liasse serve --workers 2`, side by side in one run, on the drive's concurrent loads.
 
     .venv/bin/python bench/workers_bench.py [--seconds S] [--rounds R] [--client-processes P]
+                                            [--generator python|wrk]
 
 Not a test. A demo world is made once in a fresh data folder (`liasse demo`, SQLite in WAL
 mode, stopped at once); `martin` deposits 100 documents of 300 to 600 bytes into
@@ -191,12 +192,54 @@ def load(port: int, kind: str, clients: int, seconds: float, processes: int,
     return sum(n for n, _ in done) / elapsed
 
 
+WRK_SCRIPT = """
+local kind, auth, folder, uploads = "%s", "%s", "%s", "%s"
+local body = %s
+local sent, id = 0, 0
+function setup(thread) thread:set("id", tostring(math.random(1, 1e9))) end
+function init(args) id = wrk.thread:get("id") or "0" end
+function request()
+  if kind == "propfind" then
+    return wrk.format("PROPFIND", folder .. "/", {Authorization = auth, Depth = "1",
+      ["Content-Type"] = "application/xml"}, body)
+  elseif kind == "get" then
+    return wrk.format("GET", folder .. "/Note-007.txt", {Authorization = auth})
+  end
+  sent = sent + 1
+  return wrk.format("PUT", uploads .. "/wrk-" .. id .. "-" .. sent .. ".bin",
+    {Authorization = auth}, body)
+end
+"""
+
+
+def load_wrk(port: int, kind: str, clients: int, seconds: float, folder: Path) -> float:
+    """Requests per second of `clients` kept-alive connections driven by wrk (C, two
+    threads: a fraction of the CPU Python clients take from the server on these 2 cores)."""
+    payload = {"propfind": PROPFIND_BODY, "get": b"", "put": b"0123456789abcdef" * 4096}[kind]
+    body = "nil" if not payload else "[==[" + payload.decode("latin-1") + "]==]"
+    script = folder / f"wrk-{kind}.lua"
+    script.write_bytes((WRK_SCRIPT % (kind, basic("expert"), FOLDER, UPLOADS, body))
+                       .encode("latin-1"))
+    done = subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s",
+                           "-s", str(script), f"http://{HOST}:{port}/"],
+                          capture_output=True, text=True, timeout=seconds + 120, check=True)
+    if "Non-2xx" in done.stdout or "Socket errors" in done.stdout:
+        raise RuntimeError(f"wrk {kind}:\n{done.stdout}")
+    line = next(li for li in done.stdout.splitlines() if li.startswith("Requests/sec:"))
+    return float(line.split()[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--generator", choices=("python", "wrk"), default="python",
+                        help="the load generator: Python clients in processes (default), or "
+                             "wrk (Debian package), which takes far less of the 2 cores")
     args = parser.parse_args()
+    if args.generator == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (apt-get install wrk)")
     data = Path(tempfile.mkdtemp(prefix="liasse-workers-bench-")) / "demo"
     output: list[str] = []
     running: list[subprocess.Popen] = []
@@ -206,6 +249,11 @@ def main() -> int:
         running.append(demo)
         prepare(port)
         stop(demo)
+        def measure(port: int, kind: str, clients: int, seconds: float, tag: str) -> float:
+            if args.generator == "wrk":
+                return load_wrk(port, kind, clients, seconds, data.parent)
+            return load(port, kind, clients, seconds, args.client_processes, tag)
+
         servers = {}
         for workers in (1, 2):
             process, port = start(["--data", str(data), "serve", "--port", "0",
@@ -215,18 +263,19 @@ def main() -> int:
         for workers, port in servers.items():
             warm(port)
             for clients, kind in LOADS.values():
-                load(port, kind, clients, 1.0, args.client_processes, f"{workers}warm")
+                measure(port, kind, clients, 1.0, f"{workers}warm")
         results: dict[str, dict[int, list[float]]] = {
             name: {1: [], 2: []} for name in LOADS}
         for round_number in range(args.rounds):
             for name, (clients, kind) in LOADS.items():
                 for workers, port in servers.items():
-                    results[name][workers].append(load(
-                        port, kind, clients, args.seconds, args.client_processes,
-                        f"{workers}w{round_number}"))
+                    results[name][workers].append(measure(
+                        port, kind, clients, args.seconds, f"{workers}w{round_number}"))
         print(f"{os.cpu_count()} cores; {args.rounds} rounds of {args.seconds:g} s per load "
-              f"and server, median of the rounds; clients in {args.client_processes} "
-              "processes; SQLite (WAL), one data folder\n")
+              "and server, median of the rounds; "
+              + ("load from wrk (2 threads)" if args.generator == "wrk" else
+                 f"clients in {args.client_processes} processes")
+              + "; SQLite (WAL), one data folder\n")
         print("| load | 1 process, req/s | --workers 2, req/s | ratio |")
         print("|---|---:|---:|---:|")
         for name, by_workers in results.items():
