@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from support.channels import Browser
 from support.dav import Dav, basic, responses
-from support.nodes import NODE_HEADER, Cluster, cluster
-from support.server import liasse_command
+from support.nodes import NODE_HEADER, Cluster, cluster, start_balancer
+from support.server import free_port, liasse_command
 from support.tcp_proxy import tcp_proxy
 
 from acl.documents.blobs import open_store
@@ -398,3 +398,27 @@ def test_nodes_started_together_migrate_the_database_once(database_url, settings
     outputs = [command.communicate(timeout=300)[0] for command in commands]
     # Migrated, each then refuses in the one sentence of a database without a firm.
     assert outputs == ["liasse : Aucun correspondant : lancez d'abord « liasse init ».\n"] * 3
+
+
+def test_with_no_node_up_the_balancer_says_to_try_again(tmp_path, require_binary):
+    """HAProxy's own 503 (every node down or not yet up) carries Retry-After and a French
+    sentence, as Liasse's 503s do, so that clients retry instead of giving up."""
+    require_binary("haproxy", "haproxy")
+    balancer = start_balancer(tmp_path, {"a": free_port()})  # nobody listens there
+    try:
+        for _ in range(200):  # bounded: HAProxy binds within moments
+            try:
+                socket.create_connection(("127.0.0.1", balancer.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        connection = http.client.HTTPConnection("127.0.0.1", balancer.port, timeout=30)
+        connection.request("GET", "/dav/")
+        answer = connection.getresponse()
+        body = answer.read().decode()
+        connection.close()
+    finally:
+        balancer.stop()
+    assert answer.status == 503
+    assert answer.getheader("Retry-After") == "2"
+    assert "réessayez dans un instant" in body

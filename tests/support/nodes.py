@@ -49,6 +49,10 @@ def haproxy_config(bind: str, servers: Sequence[tuple[str, str]]) -> str:
         "    timeout http-keep-alive 30s",
         "    timeout queue 30s",
         "    timeout check 5s",
+        "    # No node up: HAProxy's own 503, in French and with Retry-After as Liasse's own",
+        '    http-error status 503 content-type "text/plain; charset=utf-8" string '
+        '"Service momentanément indisponible : réessayez dans un instant." '
+        "hdr Retry-After 2",
         "",
         "frontend liasse",
         f"    bind {bind}",
